@@ -1,0 +1,277 @@
+#![allow(
+    missing_docs,
+    trivial_casts,
+    unused_variables,
+    unused_mut,
+    unused_imports,
+    unused_extern_crates,
+    unused_attributes,
+    non_camel_case_types
+)]
+#![allow(clippy::derive_partial_eq_without_eq, clippy::disallowed_names)]
+
+use async_trait::async_trait;
+use futures::Stream;
+#[cfg(feature = "mock")]
+use mockall::automock;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::error::Error;
+use std::task::{Context, Poll};
+use swagger::{auth::Authorization, ApiError, ContextWrapper};
+
+#[cfg(any(feature = "client", feature = "server"))]
+type ServiceError = Box<dyn Error + Send + Sync + 'static>;
+
+pub const BASE_PATH: &str = "";
+pub const API_VERSION: &str = "1.0.0";
+
+mod auth;
+pub use auth::{AuthenticationApi, Claims};
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum HealthCheckResponse {
+    /// The service and its database are up
+    Healthy(models::Health),
+    /// An unexpected error; its cause is logged, never sent
+    InternalError(models::Problem),
+    /// The database cannot be reached; try again later
+    Unavailable(models::Problem),
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum PurchaseTicketsResponse {
+    /// The tickets were bought
+    Purchased,
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest(models::Problem),
+    /// No ticket has this id
+    NotFound(models::Problem),
+    /// Fewer tickets are left than were asked for; nothing was bought
+    NotEnoughTickets(models::Problem),
+    /// The request body is larger than the server accepts
+    PayloadTooLarge(models::Problem),
+    /// The request body is not `application/json`
+    UnsupportedMediaType(models::Problem),
+    /// An unexpected error; its cause is logged, never sent
+    InternalError(models::Problem),
+    /// The database cannot be reached; try again later
+    Unavailable(models::Problem),
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum CreateTicketResponse {
+    /// The ticket was created
+    Created {
+        body: models::Ticket,
+        location: String,
+    },
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest(models::Problem),
+    /// The request body is larger than the server accepts
+    PayloadTooLarge(models::Problem),
+    /// The request body is not `application/json`
+    UnsupportedMediaType(models::Problem),
+    /// An unexpected error; its cause is logged, never sent
+    InternalError(models::Problem),
+    /// The database cannot be reached; try again later
+    Unavailable(models::Problem),
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum CreateTicketLegacyResponse {
+    /// The ticket was created
+    Created {
+        body: models::Ticket,
+        location: String,
+    },
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest(models::Problem),
+    /// The request body is larger than the server accepts
+    PayloadTooLarge(models::Problem),
+    /// The request body is not `application/json`
+    UnsupportedMediaType(models::Problem),
+    /// An unexpected error; its cause is logged, never sent
+    InternalError(models::Problem),
+    /// The database cannot be reached; try again later
+    Unavailable(models::Problem),
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum GetTicketResponse {
+    /// The ticket, with what is left to buy
+    Found(models::Ticket),
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest(models::Problem),
+    /// No ticket has this id
+    NotFound(models::Problem),
+    /// An unexpected error; its cause is logged, never sent
+    InternalError(models::Problem),
+    /// The database cannot be reached; try again later
+    Unavailable(models::Problem),
+}
+
+/// API
+#[cfg_attr(feature = "mock", automock)]
+#[async_trait]
+#[allow(clippy::too_many_arguments, clippy::ptr_arg)]
+pub trait Api<C: Send + Sync> {
+    /// Check health
+    async fn health_check(&self, context: &C) -> Result<HealthCheckResponse, ApiError>;
+
+    /// Buy tickets
+    async fn purchase_tickets(
+        &self,
+        id: u64,
+        purchase_create: models::PurchaseCreate,
+        context: &C,
+    ) -> Result<PurchaseTicketsResponse, ApiError>;
+
+    /// Create a ticket
+    async fn create_ticket(
+        &self,
+        ticket_create: models::TicketCreate,
+        context: &C,
+    ) -> Result<CreateTicketResponse, ApiError>;
+
+    /// Create a ticket (deprecated alias of POST /tickets)
+    async fn create_ticket_legacy(
+        &self,
+        ticket_create: models::TicketCreate,
+        context: &C,
+    ) -> Result<CreateTicketLegacyResponse, ApiError>;
+
+    /// Read a ticket
+    async fn get_ticket(&self, id: u64, context: &C) -> Result<GetTicketResponse, ApiError>;
+}
+
+/// API where `Context` isn't passed on every API call
+#[cfg_attr(feature = "mock", automock)]
+#[async_trait]
+#[allow(clippy::too_many_arguments, clippy::ptr_arg)]
+pub trait ApiNoContext<C: Send + Sync> {
+    // The std::task::Context struct houses a reference to std::task::Waker with the lifetime <'a>.
+    // Adding an anonymous lifetime `'a` to allow mockall to create a mock object with the right lifetimes.
+    // This is needed because the compiler is unable to determine the lifetimes on F's trait bound
+    // where F is the closure created by mockall. We use higher-rank trait bounds here to get around this.
+
+    fn context(&self) -> &C;
+
+    /// Check health
+    async fn health_check(&self) -> Result<HealthCheckResponse, ApiError>;
+
+    /// Buy tickets
+    async fn purchase_tickets(
+        &self,
+        id: u64,
+        purchase_create: models::PurchaseCreate,
+    ) -> Result<PurchaseTicketsResponse, ApiError>;
+
+    /// Create a ticket
+    async fn create_ticket(
+        &self,
+        ticket_create: models::TicketCreate,
+    ) -> Result<CreateTicketResponse, ApiError>;
+
+    /// Create a ticket (deprecated alias of POST /tickets)
+    async fn create_ticket_legacy(
+        &self,
+        ticket_create: models::TicketCreate,
+    ) -> Result<CreateTicketLegacyResponse, ApiError>;
+
+    /// Read a ticket
+    async fn get_ticket(&self, id: u64) -> Result<GetTicketResponse, ApiError>;
+}
+
+/// Trait to extend an API to make it easy to bind it to a context.
+pub trait ContextWrapperExt<C: Send + Sync>
+where
+    Self: Sized,
+{
+    /// Binds this API to a context.
+    fn with_context(self, context: C) -> ContextWrapper<Self, C>;
+}
+
+impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ContextWrapperExt<C> for T {
+    fn with_context(self: T, context: C) -> ContextWrapper<T, C> {
+        ContextWrapper::<T, C>::new(self, context)
+    }
+}
+
+#[async_trait]
+impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ApiNoContext<C> for ContextWrapper<T, C> {
+    fn context(&self) -> &C {
+        ContextWrapper::context(self)
+    }
+
+    /// Check health
+    async fn health_check(&self) -> Result<HealthCheckResponse, ApiError> {
+        let context = self.context().clone();
+        self.api().health_check(&context).await
+    }
+
+    /// Buy tickets
+    async fn purchase_tickets(
+        &self,
+        id: u64,
+        purchase_create: models::PurchaseCreate,
+    ) -> Result<PurchaseTicketsResponse, ApiError> {
+        let context = self.context().clone();
+        self.api()
+            .purchase_tickets(id, purchase_create, &context)
+            .await
+    }
+
+    /// Create a ticket
+    async fn create_ticket(
+        &self,
+        ticket_create: models::TicketCreate,
+    ) -> Result<CreateTicketResponse, ApiError> {
+        let context = self.context().clone();
+        self.api().create_ticket(ticket_create, &context).await
+    }
+
+    /// Create a ticket (deprecated alias of POST /tickets)
+    async fn create_ticket_legacy(
+        &self,
+        ticket_create: models::TicketCreate,
+    ) -> Result<CreateTicketLegacyResponse, ApiError> {
+        let context = self.context().clone();
+        self.api()
+            .create_ticket_legacy(ticket_create, &context)
+            .await
+    }
+
+    /// Read a ticket
+    async fn get_ticket(&self, id: u64) -> Result<GetTicketResponse, ApiError> {
+        let context = self.context().clone();
+        self.api().get_ticket(id, &context).await
+    }
+}
+
+#[cfg(feature = "client")]
+pub mod client;
+
+// Re-export Client as a top-level name
+#[cfg(feature = "client")]
+pub use client::Client;
+
+#[cfg(feature = "server")]
+pub mod server;
+
+// Re-export router() as a top-level name
+#[cfg(feature = "server")]
+pub use self::server::Service;
+
+#[cfg(feature = "server")]
+pub mod context;
+
+pub mod models;
+
+#[cfg(any(feature = "client", feature = "server"))]
+pub(crate) mod header;

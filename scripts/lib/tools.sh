@@ -1,0 +1,27 @@
+# Sourced by the scripts: installs the pinned tools the project needs into
+# .tools/ (git-ignored) the first time, and puts them on PATH.
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+tools_dir="$repo_root/.tools"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Python tools from scripts/requirements.txt, in a virtualenv; reinstalled
+# only when the requirements change.
+ensure_python_tools() {
+    local venv="$tools_dir/venv" stamp="$tools_dir/venv/.requirements"
+    if ! cmp -s "$repo_root/scripts/requirements.txt" "$stamp" 2>/dev/null; then
+        log "installing Python tools into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check \
+            -r "$repo_root/scripts/requirements.txt"
+        cp "$repo_root/scripts/requirements.txt" "$stamp"
+    fi
+    export PATH="$venv/bin:$PATH"
+}
+
+# Java runs openapi-generator's jar.
+ensure_java() {
+    command -v java >/dev/null || die "java (17 or later) is required to run openapi-generator"
+}

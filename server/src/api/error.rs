@@ -1,0 +1,136 @@
+use tickets_api::{
+    CreateTicketLegacyResponse, CreateTicketResponse, GetTicketResponse, PurchaseTicketsResponse,
+    models,
+};
+
+use crate::domain::TicketId;
+use crate::problem::{self, ProblemKind};
+use crate::storage::StorageError;
+
+/// Why an operation failed, whatever the operation.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request")]
+    InvalidRequest(Vec<models::FieldError>),
+    #[error("no ticket has id {0}")]
+    TicketNotFound(TicketId),
+    #[error("{requested} tickets requested, {remaining} left")]
+    NotEnoughTickets { requested: i32, remaining: i32 },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl ApiError {
+    /// The problem sent to the client. Failures of the service itself are
+    /// logged here with their cause; the client gets no internal text.
+    pub fn into_problem(self) -> models::Problem {
+        match self {
+            Self::InvalidRequest(errors) => problem::invalid_request(errors),
+            Self::TicketNotFound(id) => {
+                ProblemKind::NotFound.with_detail(format!("No ticket has id {id}"))
+            }
+            Self::NotEnoughTickets {
+                requested,
+                remaining,
+            } => models::Problem {
+                remaining: Some(remaining.unsigned_abs()),
+                ..ProblemKind::NotEnoughTickets.with_detail(format!(
+                    "{requested} {} requested but only {remaining} {} left",
+                    plural(requested, "ticket was", "tickets were"),
+                    plural(remaining, "is", "are"),
+                ))
+            },
+            Self::Storage(error) if error.is_unavailable() => {
+                tracing::warn!(error = %error, cause = ?error, "database unavailable");
+                problem::unavailable()
+            }
+            Self::Storage(error) => {
+                tracing::error!(error = %error, cause = ?error, "request failed");
+                problem::internal()
+            }
+        }
+    }
+}
+
+fn plural(n: i32, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+/// Maps an [`ApiError`] onto an operation's response enum, by the problem's
+/// status; a status the operation does not declare is a bug, answered 500.
+macro_rules! responses_from_api_error {
+    ($($response:ident { $($status:literal => $variant:ident),+ $(,)? })+) => {$(
+        impl From<ApiError> for $response {
+            fn from(error: ApiError) -> Self {
+                let problem = error.into_problem();
+                match problem.status {
+                    $($status => Self::$variant(problem),)+
+                    status => {
+                        tracing::error!(status, "{} declares no such status", stringify!($response));
+                        Self::InternalError(problem::internal())
+                    }
+                }
+            }
+        }
+    )+};
+}
+
+responses_from_api_error! {
+    CreateTicketResponse { 400 => BadRequest, 500 => InternalError, 503 => Unavailable }
+    CreateTicketLegacyResponse { 400 => BadRequest, 500 => InternalError, 503 => Unavailable }
+    GetTicketResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
+    PurchaseTicketsResponse {
+        400 => BadRequest, 404 => NotFound, 409 => NotEnoughTickets, 500 => InternalError, 503 => Unavailable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(2, 1, "2 tickets were requested but only 1 is left")]
+    #[case(1, 0, "1 ticket was requested but only 0 are left")]
+    fn not_enough_tickets_says_how_many_are_left(
+        #[case] requested: i32,
+        #[case] remaining: i32,
+        #[case] detail: &str,
+    ) {
+        let problem = ApiError::NotEnoughTickets {
+            requested,
+            remaining,
+        }
+        .into_problem();
+        assert_eq!(problem.status, 409);
+        assert_eq!(problem.remaining, Some(remaining.unsigned_abs()));
+        assert_eq!(problem.detail, detail);
+    }
+
+    #[test]
+    fn a_lost_pool_is_a_503_without_internal_text() {
+        let error = StorageError::Unavailable("connection refused to 10.0.0.1".into());
+        let problem = ApiError::from(error).into_problem();
+        assert_eq!(problem.status, 503);
+        assert!(!problem.detail.contains("10.0.0.1"));
+    }
+
+    #[test]
+    fn a_failed_query_is_a_500_without_internal_text() {
+        let error = StorageError::Query(diesel::result::Error::NotFound);
+        let response = GetTicketResponse::from(ApiError::from(error));
+        let GetTicketResponse::InternalError(problem) = response else {
+            panic!("expected a 500, got {response:?}");
+        };
+        assert_eq!(problem.detail, "The server could not complete the request");
+    }
+
+    #[test]
+    fn a_status_the_operation_does_not_declare_becomes_a_500() {
+        let response = CreateTicketResponse::from(ApiError::NotEnoughTickets {
+            requested: 1,
+            remaining: 0,
+        });
+        assert!(matches!(response, CreateTicketResponse::InternalError(_)));
+    }
+}

@@ -1,0 +1,35 @@
+//! Domain values: each is built only through a parse that enforces its
+//! rules, so a value that exists is valid. Raw request models become domain
+//! values at the edge through `TryFrom`.
+
+mod allocation;
+mod new_ticket;
+mod purchase_request;
+mod quantity;
+mod ticket_id;
+mod ticket_text;
+
+pub use allocation::Allocation;
+pub use new_ticket::NewTicket;
+pub use purchase_request::PurchaseRequest;
+pub use quantity::Quantity;
+pub use ticket_id::TicketId;
+pub use ticket_text::{TicketDescription, TicketName};
+
+/// Why a value in a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidField {
+    /// The field as the request names it (`quantity`, `desc`, `id`).
+    pub field: &'static str,
+    /// What the value must be, for the client to read.
+    pub reason: String,
+}
+
+/// Parses `value` as a `T`, naming `field` in the error.
+fn field<T, V>(field: &'static str, value: V) -> Result<T, InvalidField>
+where
+    T: TryFrom<V, Error = String>,
+{
+    T::try_from(value).map_err(|reason| InvalidField { field, reason })
+}

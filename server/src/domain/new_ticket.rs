@@ -1,0 +1,85 @@
+use tickets_api::models;
+
+use super::{Allocation, InvalidField, TicketDescription, TicketName, field};
+
+/// A ticket to create, every field valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTicket {
+    pub name: TicketName,
+    pub description: TicketDescription,
+    pub allocation: Allocation,
+}
+
+impl TryFrom<models::TicketCreate> for NewTicket {
+    /// Every invalid field, not just the first.
+    type Error = Vec<InvalidField>;
+
+    fn try_from(request: models::TicketCreate) -> Result<Self, Self::Error> {
+        let name = field("name", request.name);
+        let description = field("desc", request.desc);
+        let allocation = field("allocation", request.allocation);
+        match (name, description, allocation) {
+            (Ok(name), Ok(description), Ok(allocation)) => Ok(Self {
+                name,
+                description,
+                allocation,
+            }),
+            (name, description, allocation) => {
+                Err([name.err(), description.err(), allocation.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use validator::Validate;
+
+    fn request(name: &str, desc: &str, allocation: u32) -> models::TicketCreate {
+        models::TicketCreate::new(name.to_owned(), desc.to_owned(), allocation)
+    }
+
+    #[test]
+    fn a_valid_request_becomes_a_new_ticket() {
+        let ticket =
+            NewTicket::try_from(request("example", "sample description", 100)).expect("valid");
+        assert_eq!(ticket.name.as_str(), "example");
+        assert_eq!(ticket.description.as_str(), "sample description");
+        assert_eq!(ticket.allocation.get(), 100);
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported() {
+        let errors = NewTicket::try_from(request("", "\0", u32::MAX)).expect_err("invalid");
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "desc", "allocation"]);
+    }
+
+    /// The domain's rules are the spec's: for values at each limit, the
+    /// domain accepts exactly what the spec's constraints (as the generated
+    /// model's `Validate` states them) accept.
+    #[rstest]
+    #[case::name_empty("", "", 0)]
+    #[case::name_at_limit(&"n".repeat(200), "", 0)]
+    #[case::name_over_limit(&"n".repeat(201), "", 0)]
+    #[case::desc_at_limit("n", &"d".repeat(2000), 0)]
+    #[case::desc_over_limit("n", &"d".repeat(2001), 0)]
+    #[case::allocation_at_limit("n", "", 2_147_483_647)]
+    #[case::allocation_over_limit("n", "", 2_147_483_648)]
+    fn the_domain_agrees_with_the_spec(
+        #[case] name: &str,
+        #[case] desc: &str,
+        #[case] allocation: u32,
+    ) {
+        let request = request(name, desc, allocation);
+        assert_eq!(
+            NewTicket::try_from(request.clone()).is_ok(),
+            request.validate().is_ok()
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! The HTTP edge around the generated server: it enforces the body limit and
+//! the JSON content type, gives each request an id and a log span, and turns
+//! every error the generated server answers in its own format into problem
+//! details, so clients only ever see the spec's bodies.
+
+mod context;
+mod rejection;
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use hyper::service::Service as _;
+use hyper::{Method, Request, Response, StatusCode};
+use tickets_api::models;
+use tracing::Instrument;
+
+pub use context::RequestContext;
+use rejection::Route;
+
+use crate::api::TicketsApi;
+use crate::problem::{self, ProblemKind};
+
+/// The largest request body accepted; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The header that carries a request's id, taken from the client or made here.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+type GeneratedService = tickets_api::server::Service<TicketsApi, RequestContext>;
+
+/// Serves one request through the generated server.
+#[derive(Clone)]
+pub struct Edge {
+    generated: GeneratedService,
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge").finish_non_exhaustive()
+    }
+}
+
+impl Edge {
+    pub fn new(api: TicketsApi) -> Self {
+        Self {
+            generated: GeneratedService::new(api, false),
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        let request_id = request_id(request.headers());
+        let span = tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+            request_id = %request_id,
+        );
+        async move {
+            let started = Instant::now();
+            let mut response = self.respond(request, &request_id).await;
+            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert(REQUEST_ID, value);
+            }
+            tracing::info!(
+                status = response.status().as_u16(),
+                elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "request handled"
+            );
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn respond(&self, request: Request<Incoming>, request_id: &str) -> Response<Body> {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path().to_owned();
+        let route = Route::of(&path);
+        if parts.method == Method::POST && route.takes_json_body() && !is_json(&parts.headers) {
+            return problem_response(
+                &ProblemKind::UnsupportedMediaType
+                    .with_detail("The request body must be application/json"),
+            );
+        }
+        let body = match read_body(&parts.headers, body).await {
+            Ok(body) => body,
+            Err(problem) => return problem_response(&problem),
+        };
+
+        let request = Request::from_parts(parts, Full::new(body.clone()));
+        let context = RequestContext::new(request_id.to_owned());
+        let mut response = match self.generated.call((request, context)).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(error = %error, "the generated server failed");
+                return problem_response(&problem::internal());
+            }
+        };
+        // The generated server echoes the request id as X-Span-ID; the API
+        // documents X-Request-Id, set by the caller of this function.
+        response.headers_mut().remove("x-span-id");
+        let is_error = response.status().is_client_error() || response.status().is_server_error();
+        if is_error && !is_problem(response.headers()) {
+            return rejection_response(route, &body, response.status());
+        }
+        response
+    }
+}
+
+/// A problem for an error the generated server answered in its own format.
+fn rejection_response(route: Route<'_>, body: &[u8], status: StatusCode) -> Response<Body> {
+    match status {
+        StatusCode::BAD_REQUEST => problem_response(&route.explain_bad_request(body)),
+        StatusCode::NOT_FOUND => {
+            problem_response(&ProblemKind::NotFound.with_detail("No such route"))
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let mut response = problem_response(
+                &ProblemKind::MethodNotAllowed
+                    .with_detail("The route does not support this method"),
+            );
+            if let Some(method) = route.allowed_method() {
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static(method));
+            }
+            response
+        }
+        status => {
+            tracing::error!(
+                status = status.as_u16(),
+                "the generated server answered an error"
+            );
+            problem_response(&problem::internal())
+        }
+    }
+}
+
+/// Reads the whole body, refusing one over [`MAX_BODY_BYTES`].
+async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, models::Problem> {
+    let too_large = || {
+        ProblemKind::PayloadTooLarge.with_detail(format!(
+            "The request body must be at most {MAX_BODY_BYTES} bytes"
+        ))
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(error) => {
+            tracing::debug!(error = %error, "reading the request body failed");
+            Err(ProblemKind::InvalidRequest.with_detail("The request body could not be read"))
+        }
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let essence = value.split(';').next()?.trim();
+    Some(essence.to_ascii_lowercase())
+}
+
+/// `application/json`, or a JSON-based type such as `application/merge-patch+json`.
+fn is_json(headers: &HeaderMap) -> bool {
+    media_type(headers).is_some_and(|t| {
+        t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+    })
+}
+
+fn is_problem(headers: &HeaderMap) -> bool {
+    media_type(headers).is_some_and(|t| t == problem::CONTENT_TYPE)
+}
+
+/// The client's request id if it sent a usable one, else a new one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// A response carrying `problem` with its status.
+pub fn problem_response(problem: &models::Problem) -> Response<Body> {
+    let status = u16::try_from(problem.status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    let mut response = Response::new(BoxBody::new(Full::new(Bytes::from(body))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(problem::CONTENT_TYPE),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn headers(name: HeaderName, value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_str(value).expect("valid header"));
+        headers
+    }
+
+    #[rstest]
+    #[case("application/json", true)]
+    #[case("Application/JSON; charset=utf-8", true)]
+    #[case("application/merge-patch+json", true)]
+    #[case("text/plain", false)]
+    #[case("application/x-www-form-urlencoded", false)]
+    fn json_media_types_are_recognised(#[case] content_type: &str, #[case] json: bool) {
+        assert_eq!(is_json(&headers(CONTENT_TYPE, content_type)), json);
+    }
+
+    #[test]
+    fn a_missing_content_type_is_not_json() {
+        assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[rstest]
+    #[case::kept("abc-123", true)]
+    #[case::empty("", false)]
+    #[case::spaces("a b", false)]
+    #[case::too_long(&"a".repeat(201), false)]
+    fn a_usable_request_id_is_kept(#[case] id: &str, #[case] kept: bool) {
+        assert_eq!(request_id(&headers(REQUEST_ID, id)) == id, kept);
+    }
+
+    #[test]
+    fn a_problem_response_has_its_status_and_media_type() {
+        let response = problem_response(&ProblemKind::NotEnoughTickets.with_detail("none left"));
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(response.headers()[CONTENT_TYPE], problem::CONTENT_TYPE);
+    }
+}

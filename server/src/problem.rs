@@ -1,0 +1,173 @@
+//! RFC 9457 problem details: every error the service sends is one of these
+//! kinds, and this is the one place that gives each kind its status, type URI
+//! and title.
+
+use hyper::StatusCode;
+use tickets_api::models;
+
+use crate::domain::InvalidField;
+
+/// The media type of every error body.
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// The kinds of problem the service reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    InvalidRequest,
+    NotFound,
+    NotEnoughTickets,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Internal,
+    Unavailable,
+}
+
+impl ProblemKind {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotEnoughTickets => StatusCode::CONFLICT,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The problem type, a URI reference relative to the API's base URL.
+    fn type_uri(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "/problems/invalid-request",
+            Self::NotFound => "/problems/not-found",
+            Self::NotEnoughTickets => "/problems/not-enough-tickets",
+            Self::MethodNotAllowed => "/problems/method-not-allowed",
+            Self::PayloadTooLarge => "/problems/payload-too-large",
+            Self::UnsupportedMediaType => "/problems/unsupported-media-type",
+            Self::Internal => "/problems/internal-error",
+            Self::Unavailable => "/problems/service-unavailable",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "Invalid request",
+            Self::NotFound => "Not found",
+            Self::NotEnoughTickets => "Not enough tickets left",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::Internal => "Internal server error",
+            Self::Unavailable => "Service unavailable",
+        }
+    }
+
+    /// A problem of this kind with `detail` for the client.
+    pub fn with_detail(self, detail: impl Into<String>) -> models::Problem {
+        models::Problem {
+            r#type: self.type_uri().to_owned(),
+            title: self.title().to_owned(),
+            status: self.status().as_u16().into(),
+            detail: detail.into(),
+            errors: None,
+            remaining: None,
+        }
+    }
+}
+
+/// A 400 listing every offending value.
+pub fn invalid_request(errors: Vec<models::FieldError>) -> models::Problem {
+    let detail = match errors.len() {
+        1 => "The request has 1 invalid value".to_owned(),
+        n => format!("The request has {n} invalid values"),
+    };
+    models::Problem {
+        errors: Some(errors),
+        ..ProblemKind::InvalidRequest.with_detail(detail)
+    }
+}
+
+/// The 500 sent for any unexpected failure: the cause is logged, never sent.
+pub fn internal() -> models::Problem {
+    ProblemKind::Internal.with_detail("The server could not complete the request")
+}
+
+/// The 503 sent while the database cannot be reached.
+pub fn unavailable() -> models::Problem {
+    ProblemKind::Unavailable.with_detail("The database is not reachable; try again later")
+}
+
+/// An invalid field of the JSON body, located by a JSON pointer.
+pub fn body_field(pointer: String, detail: impl Into<String>) -> models::FieldError {
+    models::FieldError {
+        pointer: Some(pointer),
+        parameter: None,
+        detail: detail.into(),
+    }
+}
+
+/// An invalid path parameter.
+pub fn path_parameter(invalid: &InvalidField) -> models::FieldError {
+    models::FieldError {
+        pointer: None,
+        parameter: Some(invalid.field.to_owned()),
+        detail: invalid.reason.clone(),
+    }
+}
+
+/// An invalid top-level field of the JSON body.
+pub fn body_fields(invalid: Vec<InvalidField>) -> Vec<models::FieldError> {
+    invalid
+        .into_iter()
+        .map(|e| body_field(format!("/{}", e.field), e.reason))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(ProblemKind::InvalidRequest, 400)]
+    #[case(ProblemKind::NotFound, 404)]
+    #[case(ProblemKind::NotEnoughTickets, 409)]
+    #[case(ProblemKind::MethodNotAllowed, 405)]
+    #[case(ProblemKind::PayloadTooLarge, 413)]
+    #[case(ProblemKind::UnsupportedMediaType, 415)]
+    #[case(ProblemKind::Internal, 500)]
+    #[case(ProblemKind::Unavailable, 503)]
+    fn each_kind_carries_its_status_in_the_body_too(
+        #[case] kind: ProblemKind,
+        #[case] status: u16,
+    ) {
+        let problem = kind.with_detail("detail");
+        assert_eq!(kind.status().as_u16(), status);
+        assert_eq!(problem.status, u32::from(status));
+        assert!(problem.r#type.starts_with("/problems/"));
+    }
+
+    #[test]
+    fn an_invalid_request_lists_each_field_with_its_pointer() {
+        let problem = invalid_request(body_fields(vec![
+            InvalidField {
+                field: "name",
+                reason: "too long".to_owned(),
+            },
+            InvalidField {
+                field: "allocation",
+                reason: "too big".to_owned(),
+            },
+        ]));
+        let pointers: Vec<_> = problem
+            .errors
+            .iter()
+            .flatten()
+            .filter_map(|e| e.pointer.as_deref())
+            .collect();
+        assert_eq!(pointers, ["/name", "/allocation"]);
+        assert_eq!(problem.detail, "The request has 2 invalid values");
+    }
+}

@@ -1,0 +1,127 @@
+//! Builds the application from its configuration and serves it until told
+//! to stop.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::api::TicketsApi;
+use crate::config::Config;
+use crate::http::Edge;
+use crate::storage::{self, Pool};
+
+/// How long a client gets to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the server keeps trying to reach the database at start.
+const STARTUP_DATABASE_WAIT: Duration = Duration::from_secs(30);
+
+/// The server, bound and migrated, ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    edge: Arc<Edge>,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations and binds the
+    /// listening socket.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let pool = storage::build_pool(
+            &config.database_url,
+            config.pool_size,
+            config.connect_timeout,
+        );
+        migrate_when_reachable(&pool).await?;
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .with_context(|| format!("binding {}", config.listen_addr))?;
+        let local_addr = listener.local_addr().context("reading the bound address")?;
+        Ok(Self {
+            listener,
+            local_addr,
+            edge: Arc::new(Edge::new(TicketsApi::new(pool))),
+            shutdown_grace: config.shutdown_grace,
+        })
+    }
+
+    /// The address the server listens on (useful when it was given port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections
+    /// and lets requests in flight finish, for at most the shutdown grace.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "listening");
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _peer)) => {
+                        // Small responses: send them without waiting for more.
+                        let _ = stream.set_nodelay(true);
+                        let edge = Arc::clone(&self.edge);
+                        let service = service_fn(move |request| {
+                            let edge = Arc::clone(&edge);
+                            async move { Ok::<_, Infallible>(edge.handle(request).await) }
+                        });
+                        let connection = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(HEADER_READ_TIMEOUT)
+                            .serve_connection(TokioIo::new(stream), service);
+                        let connection = graceful.watch(connection);
+                        tokio::spawn(async move {
+                            if let Err(error) = connection.await {
+                                tracing::debug!(error = %error, "connection ended with an error");
+                            }
+                        });
+                    }
+                    Err(error) => {
+                        // Out of file descriptors, say: wait rather than spin.
+                        tracing::warn!(error = %error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = &mut shutdown => break,
+            }
+        }
+        drop(self.listener);
+        tracing::info!("shutting down: finishing requests in flight");
+        if tokio::time::timeout(self.shutdown_grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(grace = ?self.shutdown_grace, "requests still in flight after the grace period were dropped");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Applies migrations, retrying while the database is not reachable yet (as
+/// when it starts alongside the server).
+async fn migrate_when_reachable(pool: &Pool) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + STARTUP_DATABASE_WAIT;
+    loop {
+        match storage::run_pending_migrations(pool).await {
+            Ok(()) => return Ok(()),
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = format!("{error:#}"), "database not ready; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => return Err(error.context("applying database migrations")),
+        }
+    }
+}

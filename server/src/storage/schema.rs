@@ -1,0 +1,25 @@
+//! The tables as diesel sees them; `migrations/` is the source of truth.
+
+diesel::table! {
+    tickets (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        allocation -> Int4,
+        remaining -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    purchases (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        user_id -> Uuid,
+        quantity -> Int4,
+        purchased_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(purchases -> tickets (ticket_id));
+diesel::allow_tables_to_appear_in_same_query!(tickets, purchases);
