@@ -1,0 +1,236 @@
+use std::time::Duration;
+
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tickets_server::config::Config;
+use tickets_server::startup::Application;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A database of one test's own, dropped when the test ends.
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let admin_url = std::env::var("DATABASE_URL").expect(
+            "DATABASE_URL must name a PostgreSQL server the tests may create databases on: run scripts/test.sh",
+        );
+        let name = format!("tickets_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = AsyncPgConnection::establish(&admin_url)
+            .await
+            .expect("connecting to DATABASE_URL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("creating the test database");
+        let url = replace_database(&admin_url, &name);
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+
+    pub async fn connect(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .expect("connecting to the test database")
+    }
+
+    /// Runs `query`, which returns one BIGINT.
+    pub async fn count(&self, query: &str) -> i64 {
+        let mut conn = self.connect().await;
+        diesel::select(diesel::dsl::sql::<BigInt>(&format!("({query})")))
+            .get_result(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+    }
+
+    /// Runs `statement` as the server's administrator.
+    pub async fn admin(&self, statement: &str) {
+        let mut admin = AsyncPgConnection::establish(&self.admin_url)
+            .await
+            .expect("connecting to DATABASE_URL");
+        diesel::sql_query(statement.replace("{db}", &self.name))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs outside async code: use a thread with its own runtime.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = AsyncPgConnection::establish(&admin_url).await?;
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await?;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a server on 127.0.0.1:0 against `db`.
+    pub async fn start(db: &TestDatabase) -> Self {
+        Self::start_with(db, |_| {}).await
+    }
+
+    pub async fn start_with(db: &TestDatabase, adjust: impl FnOnce(&mut Config)) -> Self {
+        init_test_logging();
+        let mut config = Config::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(db.url.clone()),
+            "LISTEN_ADDR" => Some("127.0.0.1:0".to_owned()),
+            "DATABASE_POOL_SIZE" => Some("8".to_owned()),
+            _ => None,
+        })
+        .expect("test configuration");
+        adjust(&mut config);
+        let app = Application::build(&config)
+            .await
+            .expect("starting the server");
+        let address = format!("http://{}", app.local_addr());
+        let (shutdown, stop) = oneshot::channel();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = stop.await;
+        }));
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Creates a ticket with `allocation` and returns its id.
+    pub async fn create_ticket(&self, allocation: i64) -> i64 {
+        let response = self
+            .post_json(
+                "/tickets",
+                &json!({"name": "concert", "desc": "a test event", "allocation": allocation}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("JSON body");
+        body["id"].as_i64().expect("an id")
+    }
+
+    pub async fn purchase(&self, ticket: i64, quantity: i64) -> Response {
+        self.post_json(
+            &format!("/tickets/{ticket}/purchases"),
+            &json!({"quantity": quantity, "user_id": uuid::Uuid::new_v4()}),
+        )
+        .await
+    }
+
+    /// What is left of a ticket, as the API reports it.
+    pub async fn remaining(&self, ticket: i64) -> i64 {
+        let response = self.get(&format!("/tickets/{ticket}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.expect("JSON body");
+        body["allocation"].as_i64().expect("an allocation")
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Asserts `response` is a problem with `status`, and returns its body.
+pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let body: Value = response.json().await.expect("a JSON problem");
+    assert_eq!(body["status"], json!(status.as_u16()));
+    for member in ["type", "title", "detail"] {
+        assert!(body[member].is_string(), "problem lacks {member}: {body}");
+    }
+    body
+}
+
+/// Logs from the server under test, only when `TEST_LOG` is set.
+fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    }
+}

@@ -1,0 +1,11 @@
+//! API tests: the real server on 127.0.0.1:0 against a real PostgreSQL, a
+//! fresh database per test. `DATABASE_URL` names a server where the tests
+//! may create databases; `scripts/test.sh` starts one.
+
+mod bad_input;
+mod concurrency;
+mod health;
+mod helpers;
+mod purchases;
+mod shutdown;
+mod tickets;
