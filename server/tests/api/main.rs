@@ -7,5 +7,6 @@ mod concurrency;
 mod health;
 mod helpers;
 mod purchases;
+mod replicas;
 mod shutdown;
 mod tickets;

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints, the spec and generated/,
+# the release build, then the test suites against a real PostgreSQL.
+#
+# With DATABASE_URL unset it starts a throwaway PostgreSQL of its own
+# (installing it from the system's packages if absent) and removes it after.
+# With DATABASE_URL set, the tests create (and drop) their databases there.
+set -euo pipefail
+source "$(dirname "$0")/lib/tools.sh"
+source "$repo_root/scripts/lib/postgres.sh"
+cd "$repo_root"
+
+log "checking formatting"
+cargo fmt --all -- --check
+
+log "linting"
+cargo clippy --locked -p tickets-server --all-targets -- -D warnings
+
+log "validating openapi.yaml and checking generated/ against it"
+ensure_python_tools
+openapi-generator-cli validate --input-spec openapi.yaml >/dev/null
+scripts/generate.sh --check
+
+log "building the release binary (the build the Dockerfile runs)"
+cargo build --release --locked -p tickets-server
+
+if [[ -z "${DATABASE_URL:-}" ]]; then
+    scratch=$(mktemp -d)
+    start_local_postgres "$scratch/pgdata"
+    trap 'stop_local_postgres; rm -rf "$scratch"' EXIT
+fi
+
+log "running the tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked -p tickets-server --no-fail-fast
+else
+    cargo test --locked -p tickets-server --no-fail-fast
+fi
