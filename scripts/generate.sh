@@ -19,6 +19,7 @@ openapi-generator-cli generate \
     --input-spec "$repo_root/openapi.yaml" \
     --output "$out" >"$out.log" 2>&1 || { cat "$out.log" >&2; rm -f "$out.log"; die "openapi-generator failed"; }
 rm -f "$out.log"
+cp "$repo_root/openapi-generator/rustfmt.toml" "$out/rustfmt.toml"
 
 if [[ "${1:-}" == "--check" ]]; then
     if ! diff -r "$repo_root/generated" "$out"; then

@@ -31,14 +31,9 @@ macro_rules! ihv_generate {
                 match hdr_value.to_str() {
                     Ok(hdr_value) => match hdr_value.parse::<$t>() {
                         Ok(hdr_value) => Ok(IntoHeaderValue(hdr_value)),
-                        Err(e) => Err(format!(
-                            "Unable to parse {} as a string: {e}",
-                            stringify!($t)
-                        )),
+                        Err(e) => Err(format!("Unable to parse {} as a string: {e}", stringify!($t))),
                     },
-                    Err(e) => Err(format!(
-                        "Unable to parse header {hdr_value:?} as a string - {e}"
-                    )),
+                    Err(e) => Err(format!("Unable to parse header {hdr_value:?} as a string - {e}")),
                 }
             }
         }
@@ -73,16 +68,13 @@ impl TryFrom<HeaderValue> for IntoHeaderValue<Vec<String>> {
         match hdr_value.to_str() {
             Ok(hdr_value) => Ok(IntoHeaderValue(
                 hdr_value
-                    .split(',')
-                    .filter_map(|x| match x.trim() {
-                        "" => None,
-                        y => Some(y.to_string()),
-                    })
-                    .collect(),
-            )),
-            Err(e) => Err(format!(
-                "Unable to parse header: {hdr_value:?} as a string - {e}"
-            )),
+                .split(',')
+                .filter_map(|x| match x.trim() {
+                    "" => None,
+                    y => Some(y.to_string()),
+                })
+                .collect())),
+            Err(e) => Err(format!("Unable to parse header: {hdr_value:?} as a string - {e}")),
         }
     }
 }
@@ -91,12 +83,10 @@ impl TryFrom<IntoHeaderValue<Vec<String>>> for HeaderValue {
     type Error = String;
 
     fn try_from(hdr_value: IntoHeaderValue<Vec<String>>) -> Result<Self, Self::Error> {
-        match HeaderValue::from_str(&hdr_value.0.join(", ")) {
-            Ok(hdr_value) => Ok(hdr_value),
-            Err(e) => Err(format!(
-                "Unable to convert {hdr_value:?} into a header - {e}"
-            )),
-        }
+       match HeaderValue::from_str(&hdr_value.0.join(", ")) {
+           Ok(hdr_value) => Ok(hdr_value),
+           Err(e) => Err(format!("Unable to convert {hdr_value:?} into a header - {e}"))
+       }
     }
 }
 
@@ -119,7 +109,7 @@ impl TryFrom<IntoHeaderValue<String>> for HeaderValue {
     fn try_from(hdr_value: IntoHeaderValue<String>) -> Result<Self, Self::Error> {
         match HeaderValue::from_str(&hdr_value.0) {
             Ok(hdr_value) => Ok(hdr_value),
-            Err(e) => Err(format!("Unable to convert {hdr_value:?} from a header {e}")),
+            Err(e) => Err(format!("Unable to convert {hdr_value:?} from a header {e}"))
         }
     }
 }
@@ -145,9 +135,7 @@ impl TryFrom<IntoHeaderValue<bool>> for HeaderValue {
     fn try_from(hdr_value: IntoHeaderValue<bool>) -> Result<Self, Self::Error> {
         match HeaderValue::from_str(&hdr_value.0.to_string()) {
             Ok(hdr_value) => Ok(hdr_value),
-            Err(e) => Err(format!(
-                "Unable to convert: {hdr_value:?} into a header: {e}"
-            )),
+            Err(e) => Err(format!("Unable to convert: {hdr_value:?} into a header: {e}"))
         }
     }
 }
@@ -163,9 +151,7 @@ impl TryFrom<HeaderValue> for IntoHeaderValue<DateTime<Utc>> {
                 Ok(date) => Ok(IntoHeaderValue(date.with_timezone(&Utc))),
                 Err(e) => Err(format!("Unable to parse: {hdr_value} as date - {e}")),
             },
-            Err(e) => Err(format!(
-                "Unable to convert header {hdr_value:?} to string {e}"
-            )),
+            Err(e) => Err(format!("Unable to convert header {hdr_value:?} to string {e}")),
         }
     }
 }

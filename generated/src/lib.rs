@@ -1,24 +1,15 @@
-#![allow(
-    missing_docs,
-    trivial_casts,
-    unused_variables,
-    unused_mut,
-    unused_imports,
-    unused_extern_crates,
-    unused_attributes,
-    non_camel_case_types
-)]
+#![allow(missing_docs, trivial_casts, unused_variables, unused_mut, unused_imports, unused_extern_crates, unused_attributes, non_camel_case_types)]
 #![allow(clippy::derive_partial_eq_without_eq, clippy::disallowed_names)]
 
 use async_trait::async_trait;
 use futures::Stream;
 #[cfg(feature = "mock")]
 use mockall::automock;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use std::error::Error;
-use std::task::{Context, Poll};
-use swagger::{auth::Authorization, ApiError, ContextWrapper};
+use std::collections::BTreeSet;
+use std::task::{Poll, Context};
+use swagger::{ApiError, ContextWrapper, auth::Authorization};
+use serde::{Serialize, Deserialize};
 
 #[cfg(any(feature = "client", feature = "server"))]
 type ServiceError = Box<dyn Error + Send + Sync + 'static>;
@@ -29,91 +20,196 @@ pub const API_VERSION: &str = "1.0.0";
 mod auth;
 pub use auth::{AuthenticationApi, Claims};
 
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum GetDocsResponse {
+    /// The reference page
+    Page
+    (String)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum GetOpenapiJsonResponse {
+    /// The OpenAPI document, as JSON
+    Document
+    (serde_json::Value)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum GetOpenapiYamlResponse {
+    /// The OpenAPI document, as YAML
+    Document
+    (String)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum GetDocsAssetResponse {
+    /// The asset
+    Asset
+    (swagger::OneOf2::<String, String>)
+    ,
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest
+    (models::Problem)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+}
+
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum HealthCheckResponse {
     /// The service and its database are up
-    Healthy(models::Health),
+    Healthy
+    (models::Health)
+    ,
     /// An unexpected error; its cause is logged, never sent
-    InternalError(models::Problem),
+    InternalError
+    (models::Problem)
+    ,
     /// The database cannot be reached; try again later
-    Unavailable(models::Problem),
+    Unavailable
+    (models::Problem)
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum PurchaseTicketsResponse {
     /// The tickets were bought
-    Purchased,
+    Purchased
+    ,
     /// The request is malformed or a value is out of range; nothing was changed
-    BadRequest(models::Problem),
+    BadRequest
+    (models::Problem)
+    ,
     /// No ticket has this id
-    NotFound(models::Problem),
+    NotFound
+    (models::Problem)
+    ,
     /// Fewer tickets are left than were asked for; nothing was bought
-    NotEnoughTickets(models::Problem),
+    NotEnoughTickets
+    (models::Problem)
+    ,
     /// The request body is larger than the server accepts
-    PayloadTooLarge(models::Problem),
+    PayloadTooLarge
+    (models::Problem)
+    ,
     /// The request body is not `application/json`
-    UnsupportedMediaType(models::Problem),
+    UnsupportedMediaType
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
-    InternalError(models::Problem),
+    InternalError
+    (models::Problem)
+    ,
     /// The database cannot be reached; try again later
-    Unavailable(models::Problem),
+    Unavailable
+    (models::Problem)
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum CreateTicketResponse {
     /// The ticket was created
-    Created {
+    Created
+    {
         body: models::Ticket,
-        location: String,
-    },
+        location:
+        String
+    }
+    ,
     /// The request is malformed or a value is out of range; nothing was changed
-    BadRequest(models::Problem),
+    BadRequest
+    (models::Problem)
+    ,
     /// The request body is larger than the server accepts
-    PayloadTooLarge(models::Problem),
+    PayloadTooLarge
+    (models::Problem)
+    ,
     /// The request body is not `application/json`
-    UnsupportedMediaType(models::Problem),
+    UnsupportedMediaType
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
-    InternalError(models::Problem),
+    InternalError
+    (models::Problem)
+    ,
     /// The database cannot be reached; try again later
-    Unavailable(models::Problem),
+    Unavailable
+    (models::Problem)
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum CreateTicketLegacyResponse {
     /// The ticket was created
-    Created {
+    Created
+    {
         body: models::Ticket,
-        location: String,
-    },
+        location:
+        String
+    }
+    ,
     /// The request is malformed or a value is out of range; nothing was changed
-    BadRequest(models::Problem),
+    BadRequest
+    (models::Problem)
+    ,
     /// The request body is larger than the server accepts
-    PayloadTooLarge(models::Problem),
+    PayloadTooLarge
+    (models::Problem)
+    ,
     /// The request body is not `application/json`
-    UnsupportedMediaType(models::Problem),
+    UnsupportedMediaType
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
-    InternalError(models::Problem),
+    InternalError
+    (models::Problem)
+    ,
     /// The database cannot be reached; try again later
-    Unavailable(models::Problem),
+    Unavailable
+    (models::Problem)
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum GetTicketResponse {
     /// The ticket, with what is left to buy
-    Found(models::Ticket),
+    Found
+    (models::Ticket)
+    ,
     /// The request is malformed or a value is out of range; nothing was changed
-    BadRequest(models::Problem),
+    BadRequest
+    (models::Problem)
+    ,
     /// No ticket has this id
-    NotFound(models::Problem),
+    NotFound
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
-    InternalError(models::Problem),
+    InternalError
+    (models::Problem)
+    ,
     /// The database cannot be reached; try again later
-    Unavailable(models::Problem),
+    Unavailable
+    (models::Problem)
 }
 
 /// API
@@ -121,33 +217,57 @@ pub enum GetTicketResponse {
 #[async_trait]
 #[allow(clippy::too_many_arguments, clippy::ptr_arg)]
 pub trait Api<C: Send + Sync> {
+    /// Interactive API reference
+    async fn get_docs(
+        &self,
+        context: &C) -> Result<GetDocsResponse, ApiError>;
+
+    /// This API's OpenAPI document as JSON
+    async fn get_openapi_json(
+        &self,
+        context: &C) -> Result<GetOpenapiJsonResponse, ApiError>;
+
+    /// This API's OpenAPI document
+    async fn get_openapi_yaml(
+        &self,
+        context: &C) -> Result<GetOpenapiYamlResponse, ApiError>;
+
+    /// An asset of the reference page
+    async fn get_docs_asset(
+        &self,
+        file: models::GetDocsAssetFileParameter,
+        context: &C) -> Result<GetDocsAssetResponse, ApiError>;
+
     /// Check health
-    async fn health_check(&self, context: &C) -> Result<HealthCheckResponse, ApiError>;
+    async fn health_check(
+        &self,
+        context: &C) -> Result<HealthCheckResponse, ApiError>;
 
     /// Buy tickets
     async fn purchase_tickets(
         &self,
         id: u64,
         purchase_create: models::PurchaseCreate,
-        context: &C,
-    ) -> Result<PurchaseTicketsResponse, ApiError>;
+        context: &C) -> Result<PurchaseTicketsResponse, ApiError>;
 
     /// Create a ticket
     async fn create_ticket(
         &self,
         ticket_create: models::TicketCreate,
-        context: &C,
-    ) -> Result<CreateTicketResponse, ApiError>;
+        context: &C) -> Result<CreateTicketResponse, ApiError>;
 
     /// Create a ticket (deprecated alias of POST /tickets)
     async fn create_ticket_legacy(
         &self,
         ticket_create: models::TicketCreate,
-        context: &C,
-    ) -> Result<CreateTicketLegacyResponse, ApiError>;
+        context: &C) -> Result<CreateTicketLegacyResponse, ApiError>;
 
     /// Read a ticket
-    async fn get_ticket(&self, id: u64, context: &C) -> Result<GetTicketResponse, ApiError>;
+    async fn get_ticket(
+        &self,
+        id: u64,
+        context: &C) -> Result<GetTicketResponse, ApiError>;
+
 }
 
 /// API where `Context` isn't passed on every API call
@@ -162,36 +282,61 @@ pub trait ApiNoContext<C: Send + Sync> {
 
     fn context(&self) -> &C;
 
+    /// Interactive API reference
+    async fn get_docs(
+        &self,
+        ) -> Result<GetDocsResponse, ApiError>;
+
+    /// This API's OpenAPI document as JSON
+    async fn get_openapi_json(
+        &self,
+        ) -> Result<GetOpenapiJsonResponse, ApiError>;
+
+    /// This API's OpenAPI document
+    async fn get_openapi_yaml(
+        &self,
+        ) -> Result<GetOpenapiYamlResponse, ApiError>;
+
+    /// An asset of the reference page
+    async fn get_docs_asset(
+        &self,
+        file: models::GetDocsAssetFileParameter,
+        ) -> Result<GetDocsAssetResponse, ApiError>;
+
     /// Check health
-    async fn health_check(&self) -> Result<HealthCheckResponse, ApiError>;
+    async fn health_check(
+        &self,
+        ) -> Result<HealthCheckResponse, ApiError>;
 
     /// Buy tickets
     async fn purchase_tickets(
         &self,
         id: u64,
         purchase_create: models::PurchaseCreate,
-    ) -> Result<PurchaseTicketsResponse, ApiError>;
+        ) -> Result<PurchaseTicketsResponse, ApiError>;
 
     /// Create a ticket
     async fn create_ticket(
         &self,
         ticket_create: models::TicketCreate,
-    ) -> Result<CreateTicketResponse, ApiError>;
+        ) -> Result<CreateTicketResponse, ApiError>;
 
     /// Create a ticket (deprecated alias of POST /tickets)
     async fn create_ticket_legacy(
         &self,
         ticket_create: models::TicketCreate,
-    ) -> Result<CreateTicketLegacyResponse, ApiError>;
+        ) -> Result<CreateTicketLegacyResponse, ApiError>;
 
     /// Read a ticket
-    async fn get_ticket(&self, id: u64) -> Result<GetTicketResponse, ApiError>;
+    async fn get_ticket(
+        &self,
+        id: u64,
+        ) -> Result<GetTicketResponse, ApiError>;
+
 }
 
 /// Trait to extend an API to make it easy to bind it to a context.
-pub trait ContextWrapperExt<C: Send + Sync>
-where
-    Self: Sized,
+pub trait ContextWrapperExt<C: Send + Sync> where Self: Sized
 {
     /// Binds this API to a context.
     fn with_context(self, context: C) -> ContextWrapper<Self, C>;
@@ -199,7 +344,7 @@ where
 
 impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ContextWrapperExt<C> for T {
     fn with_context(self: T, context: C) -> ContextWrapper<T, C> {
-        ContextWrapper::<T, C>::new(self, context)
+         ContextWrapper::<T, C>::new(self, context)
     }
 }
 
@@ -209,8 +354,48 @@ impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ApiNoContext<C> for Contex
         ContextWrapper::context(self)
     }
 
+    /// Interactive API reference
+    async fn get_docs(
+        &self,
+        ) -> Result<GetDocsResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().get_docs(&context).await
+    }
+
+    /// This API's OpenAPI document as JSON
+    async fn get_openapi_json(
+        &self,
+        ) -> Result<GetOpenapiJsonResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().get_openapi_json(&context).await
+    }
+
+    /// This API's OpenAPI document
+    async fn get_openapi_yaml(
+        &self,
+        ) -> Result<GetOpenapiYamlResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().get_openapi_yaml(&context).await
+    }
+
+    /// An asset of the reference page
+    async fn get_docs_asset(
+        &self,
+        file: models::GetDocsAssetFileParameter,
+        ) -> Result<GetDocsAssetResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().get_docs_asset(file, &context).await
+    }
+
     /// Check health
-    async fn health_check(&self) -> Result<HealthCheckResponse, ApiError> {
+    async fn health_check(
+        &self,
+        ) -> Result<HealthCheckResponse, ApiError>
+    {
         let context = self.context().clone();
         self.api().health_check(&context).await
     }
@@ -220,18 +405,18 @@ impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ApiNoContext<C> for Contex
         &self,
         id: u64,
         purchase_create: models::PurchaseCreate,
-    ) -> Result<PurchaseTicketsResponse, ApiError> {
+        ) -> Result<PurchaseTicketsResponse, ApiError>
+    {
         let context = self.context().clone();
-        self.api()
-            .purchase_tickets(id, purchase_create, &context)
-            .await
+        self.api().purchase_tickets(id, purchase_create, &context).await
     }
 
     /// Create a ticket
     async fn create_ticket(
         &self,
         ticket_create: models::TicketCreate,
-    ) -> Result<CreateTicketResponse, ApiError> {
+        ) -> Result<CreateTicketResponse, ApiError>
+    {
         let context = self.context().clone();
         self.api().create_ticket(ticket_create, &context).await
     }
@@ -240,19 +425,24 @@ impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ApiNoContext<C> for Contex
     async fn create_ticket_legacy(
         &self,
         ticket_create: models::TicketCreate,
-    ) -> Result<CreateTicketLegacyResponse, ApiError> {
+        ) -> Result<CreateTicketLegacyResponse, ApiError>
+    {
         let context = self.context().clone();
-        self.api()
-            .create_ticket_legacy(ticket_create, &context)
-            .await
+        self.api().create_ticket_legacy(ticket_create, &context).await
     }
 
     /// Read a ticket
-    async fn get_ticket(&self, id: u64) -> Result<GetTicketResponse, ApiError> {
+    async fn get_ticket(
+        &self,
+        id: u64,
+        ) -> Result<GetTicketResponse, ApiError>
+    {
         let context = self.context().clone();
         self.api().get_ticket(id, &context).await
     }
+
 }
+
 
 #[cfg(feature = "client")]
 pub mod client;

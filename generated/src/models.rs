@@ -2,9 +2,9 @@
 #[cfg(not(feature = "validate"))]
 use validator::Validate;
 
+use crate::models;
 #[cfg(any(feature = "client", feature = "server"))]
 use crate::header;
-use crate::models;
 #[cfg(feature = "validate")]
 use serde_valid::Validate;
 
@@ -14,16 +14,20 @@ use serde_valid::Validate;
 pub struct FieldError {
     /// A JSON pointer (RFC 6901) into the request body
     #[serde(rename = "pointer")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
     pub pointer: Option<String>,
 
     /// The name of the offending path parameter
     #[serde(rename = "parameter")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
     pub parameter: Option<String>,
 
     #[serde(rename = "detail")]
+
     pub detail: String,
+
 }
 
 #[cfg(feature = "validate")]
@@ -31,10 +35,7 @@ impl serde_valid::validation::ValidateCompositedMinLength for FieldError {
     fn validate_composited_min_length(
         &self,
         _min_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>> {
         Ok(())
     }
 }
@@ -44,17 +45,15 @@ impl serde_valid::validation::ValidateCompositedMaxLength for FieldError {
     fn validate_composited_max_length(
         &self,
         _max_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>> {
         Ok(())
     }
 }
 
+
 impl FieldError {
     #[allow(clippy::new_without_default)]
-    pub fn new(detail: String) -> FieldError {
+    pub fn new(detail: String, ) -> FieldError {
         FieldError {
             pointer: None,
             parameter: None,
@@ -69,21 +68,23 @@ impl FieldError {
 impl std::fmt::Display for FieldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let params: Vec<Option<String>> = vec![
-            self.pointer
-                .as_ref()
-                .map(|pointer| ["pointer".to_string(), pointer.to_string()].join(",")),
-            self.parameter
-                .as_ref()
-                .map(|parameter| ["parameter".to_string(), parameter.to_string()].join(",")),
+            self.pointer.as_ref().map(|pointer| {
+                [
+                    "pointer".to_string(),
+                    pointer.to_string(),
+                ].join(",")
+            }),
+            self.parameter.as_ref().map(|parameter| {
+                [
+                    "parameter".to_string(),
+                    parameter.to_string(),
+                ].join(",")
+            }),
             Some("detail".to_string()),
             Some(self.detail.to_string()),
         ];
 
-        write!(
-            f,
-            "{}",
-            params.into_iter().flatten().collect::<Vec<_>>().join(",")
-        )
+        write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
     }
 }
 
@@ -112,33 +113,19 @@ impl std::str::FromStr for FieldError {
         while key_result.is_some() {
             let val = match string_iter.next() {
                 Some(x) => x,
-                None => {
-                    return std::result::Result::Err(
-                        "Missing value while parsing FieldError".to_string(),
-                    )
-                }
+                None => return std::result::Result::Err("Missing value while parsing FieldError".to_string())
             };
 
             if let Some(key) = key_result {
                 #[allow(clippy::match_single_binding)]
                 match key {
                     #[allow(clippy::redundant_clone)]
-                    "pointer" => intermediate_rep.pointer.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "pointer" => intermediate_rep.pointer.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "parameter" => intermediate_rep.parameter.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "parameter" => intermediate_rep.parameter.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "detail" => intermediate_rep.detail.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
-                    _ => {
-                        return std::result::Result::Err(
-                            "Unexpected key while parsing FieldError".to_string(),
-                        )
-                    }
+                    "detail" => intermediate_rep.detail.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    _ => return std::result::Result::Err("Unexpected key while parsing FieldError".to_string())
                 }
             }
 
@@ -150,11 +137,7 @@ impl std::str::FromStr for FieldError {
         std::result::Result::Ok(FieldError {
             pointer: intermediate_rep.pointer.into_iter().next(),
             parameter: intermediate_rep.parameter.into_iter().next(),
-            detail: intermediate_rep
-                .detail
-                .into_iter()
-                .next()
-                .ok_or_else(|| "detail missing in FieldError".to_string())?,
+            detail: intermediate_rep.detail.into_iter().next().ok_or_else(|| "detail missing in FieldError".to_string())?,
         })
     }
 }
@@ -165,15 +148,12 @@ impl std::str::FromStr for FieldError {
 impl std::convert::TryFrom<header::IntoHeaderValue<FieldError>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_value: header::IntoHeaderValue<FieldError>,
-    ) -> std::result::Result<Self, Self::Error> {
+    fn try_from(hdr_value: header::IntoHeaderValue<FieldError>) -> std::result::Result<Self, Self::Error> {
         let hdr_value = hdr_value.to_string();
         match hyper::header::HeaderValue::from_str(&hdr_value) {
-            std::result::Result::Ok(value) => std::result::Result::Ok(value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Invalid header value for FieldError - value: {hdr_value} is invalid {e}"
-            )),
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for FieldError - value: {hdr_value} is invalid {e}"))
         }
     }
 }
@@ -184,51 +164,37 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 
     fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
         match hdr_value.to_str() {
-            std::result::Result::Ok(value) => {
-                match <FieldError as std::str::FromStr>::from_str(value) {
-                    std::result::Result::Ok(value) => {
-                        std::result::Result::Ok(header::IntoHeaderValue(value))
+             std::result::Result::Ok(value) => {
+                    match <FieldError as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into FieldError - {err}"))
                     }
-                    std::result::Result::Err(err) => std::result::Result::Err(format!(
-                        "Unable to convert header value '{value}' into FieldError - {err}"
-                    )),
-                }
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert header: {hdr_value:?} to string: {e}"
-            )),
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
         }
     }
 }
 
 #[cfg(any(feature = "client", feature = "server"))]
-impl std::convert::TryFrom<header::IntoHeaderValue<Vec<FieldError>>>
-    for hyper::header::HeaderValue
-{
+impl std::convert::TryFrom<header::IntoHeaderValue<Vec<FieldError>>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_values: header::IntoHeaderValue<Vec<FieldError>>,
-    ) -> std::result::Result<Self, Self::Error> {
-        let hdr_values: Vec<String> = hdr_values
-            .0
-            .into_iter()
-            .map(|hdr_value| hdr_value.to_string())
-            .collect();
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<FieldError>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
 
         match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
-            std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert {hdr_values:?} into a header - {e}",
-            )),
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
         }
     }
 }
 
 #[cfg(any(feature = "client", feature = "server"))]
-impl std::convert::TryFrom<hyper::header::HeaderValue>
-    for header::IntoHeaderValue<Vec<FieldError>>
-{
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Vec<FieldError>> {
     type Error = String;
 
     fn try_from(hdr_values: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
@@ -248,10 +214,122 @@ impl std::convert::TryFrom<hyper::header::HeaderValue>
                 }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
 
                 std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to parse header: {hdr_values:?} as a string - {e}"
-            )),
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
+        }
+    }
+}
+
+/// Enumeration of values.
+/// Since this enum's variants do not hold data, we can easily define them as `#[repr(C)]`
+/// which helps with FFI.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, Hash)]
+#[cfg_attr(feature = "validate", derive(Validate))]
+#[cfg_attr(feature = "conversion", derive(frunk_enum_derive::LabelledGenericEnum))]
+pub enum GetDocsAssetFileParameter {
+    #[serde(rename = "swagger-ui-bundle.js")]
+    SwaggerUiBundleJs,
+    #[serde(rename = "swagger-ui.css")]
+    SwaggerUiCss,
+}
+
+impl std::fmt::Display for GetDocsAssetFileParameter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            GetDocsAssetFileParameter::SwaggerUiBundleJs => write!(f, "swagger-ui-bundle.js"),
+            GetDocsAssetFileParameter::SwaggerUiCss => write!(f, "swagger-ui.css"),
+        }
+    }
+}
+
+impl std::str::FromStr for GetDocsAssetFileParameter {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "swagger-ui-bundle.js" => std::result::Result::Ok(GetDocsAssetFileParameter::SwaggerUiBundleJs),
+            "swagger-ui.css" => std::result::Result::Ok(GetDocsAssetFileParameter::SwaggerUiCss),
+            _ => std::result::Result::Err(format!("Value not valid: {s}")),
+        }
+    }
+}
+
+// Methods for converting between header::IntoHeaderValue<GetDocsAssetFileParameter> and hyper::header::HeaderValue
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<GetDocsAssetFileParameter>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_value: header::IntoHeaderValue<GetDocsAssetFileParameter>) -> std::result::Result<Self, Self::Error> {
+        let hdr_value = hdr_value.to_string();
+        match hyper::header::HeaderValue::from_str(&hdr_value) {
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for GetDocsAssetFileParameter - value: {hdr_value} is invalid {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<GetDocsAssetFileParameter> {
+    type Error = String;
+
+    fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_value.to_str() {
+             std::result::Result::Ok(value) => {
+                    match <GetDocsAssetFileParameter as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into GetDocsAssetFileParameter - {err}"))
+                    }
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<Vec<GetDocsAssetFileParameter>>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<GetDocsAssetFileParameter>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
+
+        match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Vec<GetDocsAssetFileParameter>> {
+    type Error = String;
+
+    fn try_from(hdr_values: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_values.to_str() {
+            std::result::Result::Ok(hdr_values) => {
+                let hdr_values : std::vec::Vec<GetDocsAssetFileParameter> = hdr_values
+                .split(',')
+                .filter_map(|hdr_value| match hdr_value.trim() {
+                    "" => std::option::Option::None,
+                    hdr_value => std::option::Option::Some({
+                        match <GetDocsAssetFileParameter as std::str::FromStr>::from_str(hdr_value) {
+                            std::result::Result::Ok(value) => std::result::Result::Ok(value),
+                            std::result::Result::Err(err) => std::result::Result::Err(
+                                format!("Unable to convert header value '{hdr_value}' into GetDocsAssetFileParameter - {err}"))
+                        }
+                    })
+                }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
+
+                std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
         }
     }
 }
@@ -260,8 +338,10 @@ impl std::convert::TryFrom<hyper::header::HeaderValue>
 #[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
 pub struct Health {
     #[serde(rename = "status")]
+
     #[cfg_attr(feature = "validate", validate)]
     pub status: models::HealthStatus,
+
 }
 
 #[cfg(feature = "validate")]
@@ -269,10 +349,7 @@ impl serde_valid::validation::ValidateCompositedMinLength for Health {
     fn validate_composited_min_length(
         &self,
         _min_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>> {
         Ok(())
     }
 }
@@ -282,18 +359,18 @@ impl serde_valid::validation::ValidateCompositedMaxLength for Health {
     fn validate_composited_max_length(
         &self,
         _max_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>> {
         Ok(())
     }
 }
 
+
 impl Health {
     #[allow(clippy::new_without_default)]
-    pub fn new(status: models::HealthStatus) -> Health {
-        Health { status }
+    pub fn new(status: models::HealthStatus, ) -> Health {
+        Health {
+            status,
+        }
     }
 }
 
@@ -306,11 +383,7 @@ impl std::fmt::Display for Health {
             // Skipping non-primitive type status in query parameter serialization
         ];
 
-        write!(
-            f,
-            "{}",
-            params.into_iter().flatten().collect::<Vec<_>>().join(",")
-        )
+        write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
     }
 }
 
@@ -337,26 +410,15 @@ impl std::str::FromStr for Health {
         while key_result.is_some() {
             let val = match string_iter.next() {
                 Some(x) => x,
-                None => {
-                    return std::result::Result::Err(
-                        "Missing value while parsing Health".to_string(),
-                    )
-                }
+                None => return std::result::Result::Err("Missing value while parsing Health".to_string())
             };
 
             if let Some(key) = key_result {
                 #[allow(clippy::match_single_binding)]
                 match key {
                     #[allow(clippy::redundant_clone)]
-                    "status" => intermediate_rep.status.push(
-                        <models::HealthStatus as std::str::FromStr>::from_str(val)
-                            .map_err(|x| x.to_string())?,
-                    ),
-                    _ => {
-                        return std::result::Result::Err(
-                            "Unexpected key while parsing Health".to_string(),
-                        )
-                    }
+                    "status" => intermediate_rep.status.push(<models::HealthStatus as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    _ => return std::result::Result::Err("Unexpected key while parsing Health".to_string())
                 }
             }
 
@@ -366,11 +428,7 @@ impl std::str::FromStr for Health {
 
         // Use the intermediate representation to return the struct
         std::result::Result::Ok(Health {
-            status: intermediate_rep
-                .status
-                .into_iter()
-                .next()
-                .ok_or_else(|| "status missing in Health".to_string())?,
+            status: intermediate_rep.status.into_iter().next().ok_or_else(|| "status missing in Health".to_string())?,
         })
     }
 }
@@ -381,15 +439,12 @@ impl std::str::FromStr for Health {
 impl std::convert::TryFrom<header::IntoHeaderValue<Health>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_value: header::IntoHeaderValue<Health>,
-    ) -> std::result::Result<Self, Self::Error> {
+    fn try_from(hdr_value: header::IntoHeaderValue<Health>) -> std::result::Result<Self, Self::Error> {
         let hdr_value = hdr_value.to_string();
         match hyper::header::HeaderValue::from_str(&hdr_value) {
-            std::result::Result::Ok(value) => std::result::Result::Ok(value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Invalid header value for Health - value: {hdr_value} is invalid {e}"
-            )),
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for Health - value: {hdr_value} is invalid {e}"))
         }
     }
 }
@@ -400,19 +455,15 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 
     fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
         match hdr_value.to_str() {
-            std::result::Result::Ok(value) => {
-                match <Health as std::str::FromStr>::from_str(value) {
-                    std::result::Result::Ok(value) => {
-                        std::result::Result::Ok(header::IntoHeaderValue(value))
+             std::result::Result::Ok(value) => {
+                    match <Health as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into Health - {err}"))
                     }
-                    std::result::Result::Err(err) => std::result::Result::Err(format!(
-                        "Unable to convert header value '{value}' into Health - {err}"
-                    )),
-                }
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert header: {hdr_value:?} to string: {e}"
-            )),
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
         }
     }
 }
@@ -421,20 +472,14 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 impl std::convert::TryFrom<header::IntoHeaderValue<Vec<Health>>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_values: header::IntoHeaderValue<Vec<Health>>,
-    ) -> std::result::Result<Self, Self::Error> {
-        let hdr_values: Vec<String> = hdr_values
-            .0
-            .into_iter()
-            .map(|hdr_value| hdr_value.to_string())
-            .collect();
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<Health>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
 
         match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
-            std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert {hdr_values:?} into a header - {e}",
-            )),
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
         }
     }
 }
@@ -460,10 +505,8 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
                 }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
 
                 std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to parse header: {hdr_values:?} as a string - {e}"
-            )),
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
         }
     }
 }
@@ -473,9 +516,7 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 /// which helps with FFI.
 #[allow(non_camel_case_types)]
 #[repr(C)]
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, Hash,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, Hash)]
 #[cfg_attr(feature = "validate", derive(Validate))]
 #[cfg_attr(feature = "conversion", derive(frunk_enum_derive::LabelledGenericEnum))]
 pub enum HealthStatus {
@@ -508,15 +549,12 @@ impl std::str::FromStr for HealthStatus {
 impl std::convert::TryFrom<header::IntoHeaderValue<HealthStatus>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_value: header::IntoHeaderValue<HealthStatus>,
-    ) -> std::result::Result<Self, Self::Error> {
+    fn try_from(hdr_value: header::IntoHeaderValue<HealthStatus>) -> std::result::Result<Self, Self::Error> {
         let hdr_value = hdr_value.to_string();
         match hyper::header::HeaderValue::from_str(&hdr_value) {
-            std::result::Result::Ok(value) => std::result::Result::Ok(value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Invalid header value for HealthStatus - value: {hdr_value} is invalid {e}"
-            )),
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for HealthStatus - value: {hdr_value} is invalid {e}"))
         }
     }
 }
@@ -527,51 +565,37 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 
     fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
         match hdr_value.to_str() {
-            std::result::Result::Ok(value) => {
-                match <HealthStatus as std::str::FromStr>::from_str(value) {
-                    std::result::Result::Ok(value) => {
-                        std::result::Result::Ok(header::IntoHeaderValue(value))
+             std::result::Result::Ok(value) => {
+                    match <HealthStatus as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into HealthStatus - {err}"))
                     }
-                    std::result::Result::Err(err) => std::result::Result::Err(format!(
-                        "Unable to convert header value '{value}' into HealthStatus - {err}"
-                    )),
-                }
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert header: {hdr_value:?} to string: {e}"
-            )),
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
         }
     }
 }
 
 #[cfg(any(feature = "client", feature = "server"))]
-impl std::convert::TryFrom<header::IntoHeaderValue<Vec<HealthStatus>>>
-    for hyper::header::HeaderValue
-{
+impl std::convert::TryFrom<header::IntoHeaderValue<Vec<HealthStatus>>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_values: header::IntoHeaderValue<Vec<HealthStatus>>,
-    ) -> std::result::Result<Self, Self::Error> {
-        let hdr_values: Vec<String> = hdr_values
-            .0
-            .into_iter()
-            .map(|hdr_value| hdr_value.to_string())
-            .collect();
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<HealthStatus>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
 
         match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
-            std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert {hdr_values:?} into a header - {e}",
-            )),
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
         }
     }
 }
 
 #[cfg(any(feature = "client", feature = "server"))]
-impl std::convert::TryFrom<hyper::header::HeaderValue>
-    for header::IntoHeaderValue<Vec<HealthStatus>>
-{
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Vec<HealthStatus>> {
     type Error = String;
 
     fn try_from(hdr_values: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
@@ -591,10 +615,8 @@ impl std::convert::TryFrom<hyper::header::HeaderValue>
                 }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
 
                 std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to parse header: {hdr_values:?} as a string - {e}"
-            )),
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
         }
     }
 }
@@ -605,37 +627,45 @@ impl std::convert::TryFrom<hyper::header::HeaderValue>
 pub struct Problem {
     /// Identifies the kind of problem
     #[serde(rename = "type")]
+
     pub r#type: String,
 
     /// A short summary of the kind of problem
     #[serde(rename = "title")]
+
     pub title: String,
 
     #[serde(rename = "status")]
-    #[cfg_attr(
-        not(feature = "validate"),
-        validate(range(min = 400u32, max = 599u32),)
-    )]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 400u32, max = 599u32),
+        ))]
     #[cfg_attr(feature = "validate", validate(minimum = 400u32))]
     #[cfg_attr(feature = "validate", validate(maximum = 599u32))]
+
     pub status: u32,
 
     /// What went wrong with this request
     #[serde(rename = "detail")]
+
     pub detail: String,
 
     /// Each offending field or parameter (400 only)
     #[serde(rename = "errors")]
+
     #[cfg_attr(feature = "validate", validate)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if="Option::is_none")]
     pub errors: Option<Vec<models::FieldError>>,
 
     /// How many tickets are left (409 only)
     #[serde(rename = "remaining")]
-    #[cfg_attr(not(feature = "validate"), validate(range(min = 0u32),))]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 0u32),
+        ))]
     #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
-    #[serde(skip_serializing_if = "Option::is_none")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
     pub remaining: Option<u32>,
+
 }
 
 #[cfg(feature = "validate")]
@@ -643,10 +673,7 @@ impl serde_valid::validation::ValidateCompositedMinLength for Problem {
     fn validate_composited_min_length(
         &self,
         _min_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>> {
         Ok(())
     }
 }
@@ -656,17 +683,15 @@ impl serde_valid::validation::ValidateCompositedMaxLength for Problem {
     fn validate_composited_max_length(
         &self,
         _max_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>> {
         Ok(())
     }
 }
 
+
 impl Problem {
     #[allow(clippy::new_without_default)]
-    pub fn new(r#type: String, title: String, status: u32, detail: String) -> Problem {
+    pub fn new(r#type: String, title: String, status: u32, detail: String, ) -> Problem {
         Problem {
             r#type,
             title,
@@ -693,16 +718,15 @@ impl std::fmt::Display for Problem {
             Some("detail".to_string()),
             Some(self.detail.to_string()),
             // Skipping non-primitive type errors in query parameter serialization
-            self.remaining
-                .as_ref()
-                .map(|remaining| ["remaining".to_string(), remaining.to_string()].join(",")),
+            self.remaining.as_ref().map(|remaining| {
+                [
+                    "remaining".to_string(),
+                    remaining.to_string(),
+                ].join(",")
+            }),
         ];
 
-        write!(
-            f,
-            "{}",
-            params.into_iter().flatten().collect::<Vec<_>>().join(",")
-        )
+        write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
     }
 }
 
@@ -734,47 +758,24 @@ impl std::str::FromStr for Problem {
         while key_result.is_some() {
             let val = match string_iter.next() {
                 Some(x) => x,
-                None => {
-                    return std::result::Result::Err(
-                        "Missing value while parsing Problem".to_string(),
-                    )
-                }
+                None => return std::result::Result::Err("Missing value while parsing Problem".to_string())
             };
 
             if let Some(key) = key_result {
                 #[allow(clippy::match_single_binding)]
                 match key {
                     #[allow(clippy::redundant_clone)]
-                    "type" => intermediate_rep.r#type.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "type" => intermediate_rep.r#type.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "title" => intermediate_rep.title.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "title" => intermediate_rep.title.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "status" => intermediate_rep.status.push(
-                        <u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "status" => intermediate_rep.status.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "detail" => intermediate_rep.detail.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
-                    "errors" => {
-                        return std::result::Result::Err(
-                            "Parsing a container in this style is not supported in Problem"
-                                .to_string(),
-                        )
-                    }
+                    "detail" => intermediate_rep.detail.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    "errors" => return std::result::Result::Err("Parsing a container in this style is not supported in Problem".to_string()),
                     #[allow(clippy::redundant_clone)]
-                    "remaining" => intermediate_rep.remaining.push(
-                        <u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
-                    _ => {
-                        return std::result::Result::Err(
-                            "Unexpected key while parsing Problem".to_string(),
-                        )
-                    }
+                    "remaining" => intermediate_rep.remaining.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    _ => return std::result::Result::Err("Unexpected key while parsing Problem".to_string())
                 }
             }
 
@@ -784,26 +785,10 @@ impl std::str::FromStr for Problem {
 
         // Use the intermediate representation to return the struct
         std::result::Result::Ok(Problem {
-            r#type: intermediate_rep
-                .r#type
-                .into_iter()
-                .next()
-                .ok_or_else(|| "type missing in Problem".to_string())?,
-            title: intermediate_rep
-                .title
-                .into_iter()
-                .next()
-                .ok_or_else(|| "title missing in Problem".to_string())?,
-            status: intermediate_rep
-                .status
-                .into_iter()
-                .next()
-                .ok_or_else(|| "status missing in Problem".to_string())?,
-            detail: intermediate_rep
-                .detail
-                .into_iter()
-                .next()
-                .ok_or_else(|| "detail missing in Problem".to_string())?,
+            r#type: intermediate_rep.r#type.into_iter().next().ok_or_else(|| "type missing in Problem".to_string())?,
+            title: intermediate_rep.title.into_iter().next().ok_or_else(|| "title missing in Problem".to_string())?,
+            status: intermediate_rep.status.into_iter().next().ok_or_else(|| "status missing in Problem".to_string())?,
+            detail: intermediate_rep.detail.into_iter().next().ok_or_else(|| "detail missing in Problem".to_string())?,
             errors: intermediate_rep.errors.into_iter().next(),
             remaining: intermediate_rep.remaining.into_iter().next(),
         })
@@ -816,15 +801,12 @@ impl std::str::FromStr for Problem {
 impl std::convert::TryFrom<header::IntoHeaderValue<Problem>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_value: header::IntoHeaderValue<Problem>,
-    ) -> std::result::Result<Self, Self::Error> {
+    fn try_from(hdr_value: header::IntoHeaderValue<Problem>) -> std::result::Result<Self, Self::Error> {
         let hdr_value = hdr_value.to_string();
         match hyper::header::HeaderValue::from_str(&hdr_value) {
-            std::result::Result::Ok(value) => std::result::Result::Ok(value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Invalid header value for Problem - value: {hdr_value} is invalid {e}"
-            )),
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for Problem - value: {hdr_value} is invalid {e}"))
         }
     }
 }
@@ -835,19 +817,15 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 
     fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
         match hdr_value.to_str() {
-            std::result::Result::Ok(value) => {
-                match <Problem as std::str::FromStr>::from_str(value) {
-                    std::result::Result::Ok(value) => {
-                        std::result::Result::Ok(header::IntoHeaderValue(value))
+             std::result::Result::Ok(value) => {
+                    match <Problem as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into Problem - {err}"))
                     }
-                    std::result::Result::Err(err) => std::result::Result::Err(format!(
-                        "Unable to convert header value '{value}' into Problem - {err}"
-                    )),
-                }
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert header: {hdr_value:?} to string: {e}"
-            )),
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
         }
     }
 }
@@ -856,20 +834,14 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 impl std::convert::TryFrom<header::IntoHeaderValue<Vec<Problem>>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_values: header::IntoHeaderValue<Vec<Problem>>,
-    ) -> std::result::Result<Self, Self::Error> {
-        let hdr_values: Vec<String> = hdr_values
-            .0
-            .into_iter()
-            .map(|hdr_value| hdr_value.to_string())
-            .collect();
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<Problem>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
 
         match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
-            std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert {hdr_values:?} into a header - {e}",
-            )),
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
         }
     }
 }
@@ -895,10 +867,8 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
                 }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
 
                 std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to parse header: {hdr_values:?} as a string - {e}"
-            )),
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
         }
     }
 }
@@ -909,17 +879,19 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 pub struct PurchaseCreate {
     /// How many tickets to buy
     #[serde(rename = "quantity")]
-    #[cfg_attr(
-        not(feature = "validate"),
-        validate(range(min = 1u32, max = 2147483647u32),)
-    )]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1u32, max = 2147483647u32),
+        ))]
     #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
     #[cfg_attr(feature = "validate", validate(maximum = 2147483647u32))]
+
     pub quantity: u32,
 
     /// The buyer
     #[serde(rename = "user_id")]
+
     pub user_id: uuid::Uuid,
+
 }
 
 #[cfg(feature = "validate")]
@@ -927,10 +899,7 @@ impl serde_valid::validation::ValidateCompositedMinLength for PurchaseCreate {
     fn validate_composited_min_length(
         &self,
         _min_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>> {
         Ok(())
     }
 }
@@ -940,18 +909,19 @@ impl serde_valid::validation::ValidateCompositedMaxLength for PurchaseCreate {
     fn validate_composited_max_length(
         &self,
         _max_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>> {
         Ok(())
     }
 }
 
+
 impl PurchaseCreate {
     #[allow(clippy::new_without_default)]
-    pub fn new(quantity: u32, user_id: uuid::Uuid) -> PurchaseCreate {
-        PurchaseCreate { quantity, user_id }
+    pub fn new(quantity: u32, user_id: uuid::Uuid, ) -> PurchaseCreate {
+        PurchaseCreate {
+            quantity,
+            user_id,
+        }
     }
 }
 
@@ -966,11 +936,7 @@ impl std::fmt::Display for PurchaseCreate {
             // Skipping non-primitive type user_id in query parameter serialization
         ];
 
-        write!(
-            f,
-            "{}",
-            params.into_iter().flatten().collect::<Vec<_>>().join(",")
-        )
+        write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
     }
 }
 
@@ -998,30 +964,17 @@ impl std::str::FromStr for PurchaseCreate {
         while key_result.is_some() {
             let val = match string_iter.next() {
                 Some(x) => x,
-                None => {
-                    return std::result::Result::Err(
-                        "Missing value while parsing PurchaseCreate".to_string(),
-                    )
-                }
+                None => return std::result::Result::Err("Missing value while parsing PurchaseCreate".to_string())
             };
 
             if let Some(key) = key_result {
                 #[allow(clippy::match_single_binding)]
                 match key {
                     #[allow(clippy::redundant_clone)]
-                    "quantity" => intermediate_rep.quantity.push(
-                        <u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "quantity" => intermediate_rep.quantity.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "user_id" => intermediate_rep.user_id.push(
-                        <uuid::Uuid as std::str::FromStr>::from_str(val)
-                            .map_err(|x| x.to_string())?,
-                    ),
-                    _ => {
-                        return std::result::Result::Err(
-                            "Unexpected key while parsing PurchaseCreate".to_string(),
-                        )
-                    }
+                    "user_id" => intermediate_rep.user_id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    _ => return std::result::Result::Err("Unexpected key while parsing PurchaseCreate".to_string())
                 }
             }
 
@@ -1031,16 +984,8 @@ impl std::str::FromStr for PurchaseCreate {
 
         // Use the intermediate representation to return the struct
         std::result::Result::Ok(PurchaseCreate {
-            quantity: intermediate_rep
-                .quantity
-                .into_iter()
-                .next()
-                .ok_or_else(|| "quantity missing in PurchaseCreate".to_string())?,
-            user_id: intermediate_rep
-                .user_id
-                .into_iter()
-                .next()
-                .ok_or_else(|| "user_id missing in PurchaseCreate".to_string())?,
+            quantity: intermediate_rep.quantity.into_iter().next().ok_or_else(|| "quantity missing in PurchaseCreate".to_string())?,
+            user_id: intermediate_rep.user_id.into_iter().next().ok_or_else(|| "user_id missing in PurchaseCreate".to_string())?,
         })
     }
 }
@@ -1051,15 +996,12 @@ impl std::str::FromStr for PurchaseCreate {
 impl std::convert::TryFrom<header::IntoHeaderValue<PurchaseCreate>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_value: header::IntoHeaderValue<PurchaseCreate>,
-    ) -> std::result::Result<Self, Self::Error> {
+    fn try_from(hdr_value: header::IntoHeaderValue<PurchaseCreate>) -> std::result::Result<Self, Self::Error> {
         let hdr_value = hdr_value.to_string();
         match hyper::header::HeaderValue::from_str(&hdr_value) {
-            std::result::Result::Ok(value) => std::result::Result::Ok(value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Invalid header value for PurchaseCreate - value: {hdr_value} is invalid {e}"
-            )),
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for PurchaseCreate - value: {hdr_value} is invalid {e}"))
         }
     }
 }
@@ -1070,51 +1012,37 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 
     fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
         match hdr_value.to_str() {
-            std::result::Result::Ok(value) => {
-                match <PurchaseCreate as std::str::FromStr>::from_str(value) {
-                    std::result::Result::Ok(value) => {
-                        std::result::Result::Ok(header::IntoHeaderValue(value))
+             std::result::Result::Ok(value) => {
+                    match <PurchaseCreate as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into PurchaseCreate - {err}"))
                     }
-                    std::result::Result::Err(err) => std::result::Result::Err(format!(
-                        "Unable to convert header value '{value}' into PurchaseCreate - {err}"
-                    )),
-                }
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert header: {hdr_value:?} to string: {e}"
-            )),
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
         }
     }
 }
 
 #[cfg(any(feature = "client", feature = "server"))]
-impl std::convert::TryFrom<header::IntoHeaderValue<Vec<PurchaseCreate>>>
-    for hyper::header::HeaderValue
-{
+impl std::convert::TryFrom<header::IntoHeaderValue<Vec<PurchaseCreate>>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_values: header::IntoHeaderValue<Vec<PurchaseCreate>>,
-    ) -> std::result::Result<Self, Self::Error> {
-        let hdr_values: Vec<String> = hdr_values
-            .0
-            .into_iter()
-            .map(|hdr_value| hdr_value.to_string())
-            .collect();
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<PurchaseCreate>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
 
         match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
-            std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert {hdr_values:?} into a header - {e}",
-            )),
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
         }
     }
 }
 
 #[cfg(any(feature = "client", feature = "server"))]
-impl std::convert::TryFrom<hyper::header::HeaderValue>
-    for header::IntoHeaderValue<Vec<PurchaseCreate>>
-{
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Vec<PurchaseCreate>> {
     type Error = String;
 
     fn try_from(hdr_values: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
@@ -1134,10 +1062,8 @@ impl std::convert::TryFrom<hyper::header::HeaderValue>
                 }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
 
                 std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to parse header: {hdr_values:?} as a string - {e}"
-            )),
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
         }
     }
 }
@@ -1147,21 +1073,30 @@ impl std::convert::TryFrom<hyper::header::HeaderValue>
 #[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
 pub struct Ticket {
     #[serde(rename = "id")]
-    #[cfg_attr(not(feature = "validate"), validate(range(min = 1i64),))]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1i64),
+        ))]
     #[cfg_attr(feature = "validate", validate(minimum = 1i64))]
+
     pub id: i64,
 
     #[serde(rename = "name")]
+
     pub name: String,
 
     #[serde(rename = "desc")]
+
     pub desc: String,
 
     /// How many tickets are still available to buy
     #[serde(rename = "allocation")]
-    #[cfg_attr(not(feature = "validate"), validate(range(min = 0u32),))]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 0u32),
+        ))]
     #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
+
     pub allocation: u32,
+
 }
 
 #[cfg(feature = "validate")]
@@ -1169,10 +1104,7 @@ impl serde_valid::validation::ValidateCompositedMinLength for Ticket {
     fn validate_composited_min_length(
         &self,
         _min_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>> {
         Ok(())
     }
 }
@@ -1182,17 +1114,15 @@ impl serde_valid::validation::ValidateCompositedMaxLength for Ticket {
     fn validate_composited_max_length(
         &self,
         _max_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>> {
         Ok(())
     }
 }
 
+
 impl Ticket {
     #[allow(clippy::new_without_default)]
-    pub fn new(id: i64, name: String, desc: String, allocation: u32) -> Ticket {
+    pub fn new(id: i64, name: String, desc: String, allocation: u32, ) -> Ticket {
         Ticket {
             id,
             name,
@@ -1218,11 +1148,7 @@ impl std::fmt::Display for Ticket {
             Some(self.allocation.to_string()),
         ];
 
-        write!(
-            f,
-            "{}",
-            params.into_iter().flatten().collect::<Vec<_>>().join(",")
-        )
+        write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
     }
 }
 
@@ -1252,37 +1178,21 @@ impl std::str::FromStr for Ticket {
         while key_result.is_some() {
             let val = match string_iter.next() {
                 Some(x) => x,
-                None => {
-                    return std::result::Result::Err(
-                        "Missing value while parsing Ticket".to_string(),
-                    )
-                }
+                None => return std::result::Result::Err("Missing value while parsing Ticket".to_string())
             };
 
             if let Some(key) = key_result {
                 #[allow(clippy::match_single_binding)]
                 match key {
                     #[allow(clippy::redundant_clone)]
-                    "id" => intermediate_rep.id.push(
-                        <i64 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "id" => intermediate_rep.id.push(<i64 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "name" => intermediate_rep.name.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "name" => intermediate_rep.name.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "desc" => intermediate_rep.desc.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "desc" => intermediate_rep.desc.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "allocation" => intermediate_rep.allocation.push(
-                        <u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
-                    _ => {
-                        return std::result::Result::Err(
-                            "Unexpected key while parsing Ticket".to_string(),
-                        )
-                    }
+                    "allocation" => intermediate_rep.allocation.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    _ => return std::result::Result::Err("Unexpected key while parsing Ticket".to_string())
                 }
             }
 
@@ -1292,26 +1202,10 @@ impl std::str::FromStr for Ticket {
 
         // Use the intermediate representation to return the struct
         std::result::Result::Ok(Ticket {
-            id: intermediate_rep
-                .id
-                .into_iter()
-                .next()
-                .ok_or_else(|| "id missing in Ticket".to_string())?,
-            name: intermediate_rep
-                .name
-                .into_iter()
-                .next()
-                .ok_or_else(|| "name missing in Ticket".to_string())?,
-            desc: intermediate_rep
-                .desc
-                .into_iter()
-                .next()
-                .ok_or_else(|| "desc missing in Ticket".to_string())?,
-            allocation: intermediate_rep
-                .allocation
-                .into_iter()
-                .next()
-                .ok_or_else(|| "allocation missing in Ticket".to_string())?,
+            id: intermediate_rep.id.into_iter().next().ok_or_else(|| "id missing in Ticket".to_string())?,
+            name: intermediate_rep.name.into_iter().next().ok_or_else(|| "name missing in Ticket".to_string())?,
+            desc: intermediate_rep.desc.into_iter().next().ok_or_else(|| "desc missing in Ticket".to_string())?,
+            allocation: intermediate_rep.allocation.into_iter().next().ok_or_else(|| "allocation missing in Ticket".to_string())?,
         })
     }
 }
@@ -1322,15 +1216,12 @@ impl std::str::FromStr for Ticket {
 impl std::convert::TryFrom<header::IntoHeaderValue<Ticket>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_value: header::IntoHeaderValue<Ticket>,
-    ) -> std::result::Result<Self, Self::Error> {
+    fn try_from(hdr_value: header::IntoHeaderValue<Ticket>) -> std::result::Result<Self, Self::Error> {
         let hdr_value = hdr_value.to_string();
         match hyper::header::HeaderValue::from_str(&hdr_value) {
-            std::result::Result::Ok(value) => std::result::Result::Ok(value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Invalid header value for Ticket - value: {hdr_value} is invalid {e}"
-            )),
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for Ticket - value: {hdr_value} is invalid {e}"))
         }
     }
 }
@@ -1341,19 +1232,15 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 
     fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
         match hdr_value.to_str() {
-            std::result::Result::Ok(value) => {
-                match <Ticket as std::str::FromStr>::from_str(value) {
-                    std::result::Result::Ok(value) => {
-                        std::result::Result::Ok(header::IntoHeaderValue(value))
+             std::result::Result::Ok(value) => {
+                    match <Ticket as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into Ticket - {err}"))
                     }
-                    std::result::Result::Err(err) => std::result::Result::Err(format!(
-                        "Unable to convert header value '{value}' into Ticket - {err}"
-                    )),
-                }
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert header: {hdr_value:?} to string: {e}"
-            )),
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
         }
     }
 }
@@ -1362,20 +1249,14 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 impl std::convert::TryFrom<header::IntoHeaderValue<Vec<Ticket>>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_values: header::IntoHeaderValue<Vec<Ticket>>,
-    ) -> std::result::Result<Self, Self::Error> {
-        let hdr_values: Vec<String> = hdr_values
-            .0
-            .into_iter()
-            .map(|hdr_value| hdr_value.to_string())
-            .collect();
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<Ticket>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
 
         match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
-            std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert {hdr_values:?} into a header - {e}",
-            )),
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
         }
     }
 }
@@ -1401,10 +1282,8 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
                 }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
 
                 std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to parse header: {hdr_values:?} as a string - {e}"
-            )),
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
         }
     }
 }
@@ -1415,26 +1294,33 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 pub struct TicketCreate {
     /// The event's name (no NUL characters)
     #[serde(rename = "name")]
-    #[cfg_attr(not(feature = "validate"), validate(length(min = 1, max = 200),))]
+    #[cfg_attr(not(feature = "validate"), validate(
+            length(min = 1, max = 200),
+        ))]
     #[cfg_attr(feature = "validate", validate(min_length = 1))]
     #[cfg_attr(feature = "validate", validate(max_length = 200))]
+
     pub name: String,
 
     /// A description of the event; may be empty (no NUL characters)
     #[serde(rename = "desc")]
-    #[cfg_attr(not(feature = "validate"), validate(length(max = 2000),))]
+    #[cfg_attr(not(feature = "validate"), validate(
+            length(max = 2000),
+        ))]
     #[cfg_attr(feature = "validate", validate(max_length = 2000))]
+
     pub desc: String,
 
     /// How many tickets there are to sell
     #[serde(rename = "allocation")]
-    #[cfg_attr(
-        not(feature = "validate"),
-        validate(range(min = 0u32, max = 2147483647u32),)
-    )]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 0u32, max = 2147483647u32),
+        ))]
     #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
     #[cfg_attr(feature = "validate", validate(maximum = 2147483647u32))]
+
     pub allocation: u32,
+
 }
 
 #[cfg(feature = "validate")]
@@ -1442,10 +1328,7 @@ impl serde_valid::validation::ValidateCompositedMinLength for TicketCreate {
     fn validate_composited_min_length(
         &self,
         _min_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>> {
         Ok(())
     }
 }
@@ -1455,17 +1338,15 @@ impl serde_valid::validation::ValidateCompositedMaxLength for TicketCreate {
     fn validate_composited_max_length(
         &self,
         _max_length: usize,
-    ) -> Result<
-        (),
-        serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>,
-    > {
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>> {
         Ok(())
     }
 }
 
+
 impl TicketCreate {
     #[allow(clippy::new_without_default)]
-    pub fn new(name: String, desc: String, allocation: u32) -> TicketCreate {
+    pub fn new(name: String, desc: String, allocation: u32, ) -> TicketCreate {
         TicketCreate {
             name,
             desc,
@@ -1488,11 +1369,7 @@ impl std::fmt::Display for TicketCreate {
             Some(self.allocation.to_string()),
         ];
 
-        write!(
-            f,
-            "{}",
-            params.into_iter().flatten().collect::<Vec<_>>().join(",")
-        )
+        write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
     }
 }
 
@@ -1521,33 +1398,19 @@ impl std::str::FromStr for TicketCreate {
         while key_result.is_some() {
             let val = match string_iter.next() {
                 Some(x) => x,
-                None => {
-                    return std::result::Result::Err(
-                        "Missing value while parsing TicketCreate".to_string(),
-                    )
-                }
+                None => return std::result::Result::Err("Missing value while parsing TicketCreate".to_string())
             };
 
             if let Some(key) = key_result {
                 #[allow(clippy::match_single_binding)]
                 match key {
                     #[allow(clippy::redundant_clone)]
-                    "name" => intermediate_rep.name.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "name" => intermediate_rep.name.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "desc" => intermediate_rep.desc.push(
-                        <String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
+                    "desc" => intermediate_rep.desc.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
-                    "allocation" => intermediate_rep.allocation.push(
-                        <u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?,
-                    ),
-                    _ => {
-                        return std::result::Result::Err(
-                            "Unexpected key while parsing TicketCreate".to_string(),
-                        )
-                    }
+                    "allocation" => intermediate_rep.allocation.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    _ => return std::result::Result::Err("Unexpected key while parsing TicketCreate".to_string())
                 }
             }
 
@@ -1557,21 +1420,9 @@ impl std::str::FromStr for TicketCreate {
 
         // Use the intermediate representation to return the struct
         std::result::Result::Ok(TicketCreate {
-            name: intermediate_rep
-                .name
-                .into_iter()
-                .next()
-                .ok_or_else(|| "name missing in TicketCreate".to_string())?,
-            desc: intermediate_rep
-                .desc
-                .into_iter()
-                .next()
-                .ok_or_else(|| "desc missing in TicketCreate".to_string())?,
-            allocation: intermediate_rep
-                .allocation
-                .into_iter()
-                .next()
-                .ok_or_else(|| "allocation missing in TicketCreate".to_string())?,
+            name: intermediate_rep.name.into_iter().next().ok_or_else(|| "name missing in TicketCreate".to_string())?,
+            desc: intermediate_rep.desc.into_iter().next().ok_or_else(|| "desc missing in TicketCreate".to_string())?,
+            allocation: intermediate_rep.allocation.into_iter().next().ok_or_else(|| "allocation missing in TicketCreate".to_string())?,
         })
     }
 }
@@ -1582,15 +1433,12 @@ impl std::str::FromStr for TicketCreate {
 impl std::convert::TryFrom<header::IntoHeaderValue<TicketCreate>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_value: header::IntoHeaderValue<TicketCreate>,
-    ) -> std::result::Result<Self, Self::Error> {
+    fn try_from(hdr_value: header::IntoHeaderValue<TicketCreate>) -> std::result::Result<Self, Self::Error> {
         let hdr_value = hdr_value.to_string();
         match hyper::header::HeaderValue::from_str(&hdr_value) {
-            std::result::Result::Ok(value) => std::result::Result::Ok(value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Invalid header value for TicketCreate - value: {hdr_value} is invalid {e}"
-            )),
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for TicketCreate - value: {hdr_value} is invalid {e}"))
         }
     }
 }
@@ -1601,51 +1449,37 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 
     fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
         match hdr_value.to_str() {
-            std::result::Result::Ok(value) => {
-                match <TicketCreate as std::str::FromStr>::from_str(value) {
-                    std::result::Result::Ok(value) => {
-                        std::result::Result::Ok(header::IntoHeaderValue(value))
+             std::result::Result::Ok(value) => {
+                    match <TicketCreate as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into TicketCreate - {err}"))
                     }
-                    std::result::Result::Err(err) => std::result::Result::Err(format!(
-                        "Unable to convert header value '{value}' into TicketCreate - {err}"
-                    )),
-                }
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert header: {hdr_value:?} to string: {e}"
-            )),
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
         }
     }
 }
 
 #[cfg(any(feature = "client", feature = "server"))]
-impl std::convert::TryFrom<header::IntoHeaderValue<Vec<TicketCreate>>>
-    for hyper::header::HeaderValue
-{
+impl std::convert::TryFrom<header::IntoHeaderValue<Vec<TicketCreate>>> for hyper::header::HeaderValue {
     type Error = String;
 
-    fn try_from(
-        hdr_values: header::IntoHeaderValue<Vec<TicketCreate>>,
-    ) -> std::result::Result<Self, Self::Error> {
-        let hdr_values: Vec<String> = hdr_values
-            .0
-            .into_iter()
-            .map(|hdr_value| hdr_value.to_string())
-            .collect();
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<TicketCreate>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
 
         match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
-            std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to convert {hdr_values:?} into a header - {e}",
-            )),
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
         }
     }
 }
 
 #[cfg(any(feature = "client", feature = "server"))]
-impl std::convert::TryFrom<hyper::header::HeaderValue>
-    for header::IntoHeaderValue<Vec<TicketCreate>>
-{
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Vec<TicketCreate>> {
     type Error = String;
 
     fn try_from(hdr_values: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
@@ -1665,10 +1499,8 @@ impl std::convert::TryFrom<hyper::header::HeaderValue>
                 }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
 
                 std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
-            }
-            std::result::Result::Err(e) => std::result::Result::Err(format!(
-                "Unable to parse header: {hdr_values:?} as a string - {e}"
-            )),
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
         }
     }
 }

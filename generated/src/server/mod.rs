@@ -1,36 +1,39 @@
 use bytes::Bytes;
-use futures::{future, future::BoxFuture, future::FutureExt, stream, stream::TryStreamExt, Stream};
+use futures::{future, future::BoxFuture, Stream, stream, future::FutureExt, stream::TryStreamExt};
 use http_body_util::{combinators::BoxBody, Full};
+use hyper::{body::{Body, Incoming}, HeaderMap, Request, Response, StatusCode};
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use hyper::{
-    body::{Body, Incoming},
-    HeaderMap, Request, Response, StatusCode,
-};
 use log::warn;
 #[cfg(feature = "validate")]
 use serde_valid::Validate;
 #[allow(unused_imports)]
 use std::convert::{TryFrom, TryInto};
+use std::{convert::Infallible, error::Error};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::task::{Context, Poll};
-use std::{convert::Infallible, error::Error};
+use swagger::{ApiError, BodyExt, Has, RequestParser, XSpanIdString};
 pub use swagger::auth::Authorization;
 use swagger::auth::Scopes;
-use swagger::{ApiError, BodyExt, Has, RequestParser, XSpanIdString};
 use url::form_urlencoded;
 
 #[allow(unused_imports)]
-use crate::{header, models, AuthenticationApi};
+use crate::{models, header, AuthenticationApi};
 
 pub use crate::context;
 
-type ServiceFuture =
-    BoxFuture<'static, Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>>;
+type ServiceFuture = BoxFuture<'static, Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>>;
 
-use crate::{
-    Api, CreateTicketLegacyResponse, CreateTicketResponse, GetTicketResponse, HealthCheckResponse,
-    PurchaseTicketsResponse,
+use crate::{Api,
+     GetDocsResponse,
+     GetOpenapiJsonResponse,
+     GetOpenapiYamlResponse,
+     GetDocsAssetResponse,
+     HealthCheckResponse,
+     PurchaseTicketsResponse,
+     CreateTicketResponse,
+     CreateTicketLegacyResponse,
+     GetTicketResponse
 };
 
 mod server_auth;
@@ -40,7 +43,11 @@ mod paths {
 
     lazy_static! {
         pub static ref GLOBAL_REGEX_SET: regex::RegexSet = regex::RegexSet::new(vec![
+            r"^/docs$",
+            r"^/docs/assets/(?P<file>[^/?#]*)$",
             r"^/healthz$",
+            r"^/openapi.json$",
+            r"^/openapi.yaml$",
             r"^/tickets$",
             r"^/tickets/(?P<id>[^/?#]*)$",
             r"^/tickets/(?P<id>[^/?#]*)/purchases$",
@@ -48,45 +55,56 @@ mod paths {
         ])
         .expect("Unable to create global regex set");
     }
-    pub(crate) static ID_HEALTHZ: usize = 0;
-    pub(crate) static ID_TICKETS: usize = 1;
-    pub(crate) static ID_TICKETS_ID: usize = 2;
+    pub(crate) static ID_DOCS: usize = 0;
+    pub(crate) static ID_DOCS_ASSETS_FILE: usize = 1;
+    lazy_static! {
+        pub static ref REGEX_DOCS_ASSETS_FILE: regex::Regex =
+            #[allow(clippy::invalid_regex)]
+            regex::Regex::new(r"^/docs/assets/(?P<file>[^/?#]*)$")
+                .expect("Unable to create regex for DOCS_ASSETS_FILE");
+    }
+    pub(crate) static ID_HEALTHZ: usize = 2;
+    pub(crate) static ID_OPENAPI_JSON: usize = 3;
+    pub(crate) static ID_OPENAPI_YAML: usize = 4;
+    pub(crate) static ID_TICKETS: usize = 5;
+    pub(crate) static ID_TICKETS_ID: usize = 6;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)$")
                 .expect("Unable to create regex for TICKETS_ID");
     }
-    pub(crate) static ID_TICKETS_ID_PURCHASES: usize = 3;
+    pub(crate) static ID_TICKETS_ID_PURCHASES: usize = 7;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_PURCHASES: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/purchases$")
                 .expect("Unable to create regex for TICKETS_ID_PURCHASES");
     }
-    pub(crate) static ID_TICKETSUSER: usize = 4;
+    pub(crate) static ID_TICKETSUSER: usize = 8;
 }
+
 
 pub struct MakeService<T, C>
 where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static
 {
     api_impl: T,
     marker: PhantomData<C>,
-    validation: bool,
+    validation: bool
 }
 
 impl<T, C> MakeService<T, C>
 where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static
 {
     pub fn new(api_impl: T) -> Self {
         MakeService {
             api_impl,
             marker: PhantomData,
-            validation: false,
+            validation: false
         }
     }
 
@@ -100,13 +118,13 @@ where
 impl<T, C> Clone for MakeService<T, C>
 where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>   + Send + Sync + 'static
 {
     fn clone(&self) -> Self {
         Self {
             api_impl: self.api_impl.clone(),
             marker: PhantomData,
-            validation: self.validation,
+            validation: self.validation
         }
     }
 }
@@ -114,7 +132,7 @@ where
 impl<T, C, Target> hyper::service::Service<Target> for MakeService<T, C>
 where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static
 {
     type Response = Service<T, C>;
     type Error = crate::ServiceError;
@@ -128,16 +146,17 @@ where
 }
 
 fn method_not_allowed() -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError> {
-    Ok(Response::builder()
-        .status(StatusCode::METHOD_NOT_ALLOWED)
-        .body(BoxBody::new(http_body_util::Empty::new()))
-        .expect("Unable to create Method Not Allowed response"))
+    Ok(
+        Response::builder().status(StatusCode::METHOD_NOT_ALLOWED)
+            .body(BoxBody::new(http_body_util::Empty::new()))
+            .expect("Unable to create Method Not Allowed response")
+    )
 }
 
 #[allow(unused_macros)]
 #[cfg(not(feature = "validate"))]
 macro_rules! run_validation {
-    ($parameter:tt, $base_name:tt, $validation:tt) => {};
+    ($parameter:tt, $base_name:tt, $validation:tt) => ();
 }
 
 #[allow(unused_macros)]
@@ -159,10 +178,9 @@ macro_rules! run_validation {
     }
 }
 
-pub struct Service<T, C>
-where
+pub struct Service<T, C> where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static
 {
     api_impl: T,
     marker: PhantomData<C>,
@@ -170,10 +188,9 @@ where
     validation: bool,
 }
 
-impl<T, C> Service<T, C>
-where
+impl<T, C> Service<T, C> where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static
 {
     pub fn new(api_impl: T, validation: bool) -> Self {
         Service {
@@ -186,12 +203,12 @@ where
     pub fn set_validation(&mut self, validation: bool) {
         self.validation = validation
     }
+
 }
 
-impl<T, C> Clone for Service<T, C>
-where
+impl<T, C> Clone for Service<T, C> where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static
 {
     fn clone(&self) -> Self {
         Service {
@@ -211,10 +228,9 @@ fn body_from_str(s: &str) -> BoxBody<Bytes, Infallible> {
     BoxBody::new(Full::new(Bytes::copy_from_slice(s.as_bytes())))
 }
 
-impl<T, C, ReqBody> hyper::service::Service<(Request<ReqBody>, C)> for Service<T, C>
-where
+impl<T, C, ReqBody> hyper::service::Service<(Request<ReqBody>, C)> for Service<T, C> where
     T: Api<C> + Clone + Send + Sync + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
     ReqBody: Body + Send + 'static,
     ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
     ReqBody::Data: Send,
@@ -231,7 +247,7 @@ where
         ) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
         where
             T: Api<C> + Clone + Send + 'static,
-            C: Has<XSpanIdString> + Send + Sync + 'static,
+            C: Has<XSpanIdString>  + Send + Sync + 'static,
             ReqBody: Body + Send + 'static,
             ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
             ReqBody::Data: Send,
@@ -242,45 +258,386 @@ where
             let path = paths::GLOBAL_REGEX_SET.matches(uri.path());
 
             match method {
-                // HealthCheck - GET /healthz
-                hyper::Method::GET if path.matched(paths::ID_HEALTHZ) => {
-                    handle_health_check(api_impl, uri, headers, body, context, validation).await
-                }
 
-                // PurchaseTickets - POST /tickets/{id}/purchases
-                hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES) => {
-                    handle_purchase_tickets(api_impl, uri, headers, body, context, validation).await
-                }
+            // GetDocs - GET /docs
+            hyper::Method::GET if path.matched(paths::ID_DOCS) => {
+                handle_get_docs(api_impl, uri, headers, body, context, validation).await
+            },
 
-                // CreateTicket - POST /tickets
-                hyper::Method::POST if path.matched(paths::ID_TICKETS) => {
-                    handle_create_ticket(api_impl, uri, headers, body, context, validation).await
-                }
+            // GetOpenapiJson - GET /openapi.json
+            hyper::Method::GET if path.matched(paths::ID_OPENAPI_JSON) => {
+                handle_get_openapi_json(api_impl, uri, headers, body, context, validation).await
+            },
 
-                // CreateTicketLegacy - POST /ticketsuser
-                hyper::Method::POST if path.matched(paths::ID_TICKETSUSER) => {
-                    handle_create_ticket_legacy(api_impl, uri, headers, body, context, validation)
-                        .await
-                }
+            // GetOpenapiYaml - GET /openapi.yaml
+            hyper::Method::GET if path.matched(paths::ID_OPENAPI_YAML) => {
+                handle_get_openapi_yaml(api_impl, uri, headers, body, context, validation).await
+            },
 
-                // GetTicket - GET /tickets/{id}
-                hyper::Method::GET if path.matched(paths::ID_TICKETS_ID) => {
-                    handle_get_ticket(api_impl, uri, headers, body, context, validation).await
-                }
+            // GetDocsAsset - GET /docs/assets/{file}
+            hyper::Method::GET if path.matched(paths::ID_DOCS_ASSETS_FILE) => {
+                handle_get_docs_asset(api_impl, uri, headers, body, context, validation).await
+            },
 
-                _ if path.matched(paths::ID_HEALTHZ) => method_not_allowed(),
-                _ if path.matched(paths::ID_TICKETS) => method_not_allowed(),
-                _ if path.matched(paths::ID_TICKETS_ID) => method_not_allowed(),
-                _ if path.matched(paths::ID_TICKETS_ID_PURCHASES) => method_not_allowed(),
-                _ if path.matched(paths::ID_TICKETSUSER) => method_not_allowed(),
-                _ => Ok(Response::builder()
-                    .status(StatusCode::NOT_FOUND)
-                    .body(BoxBody::new(http_body_util::Empty::new()))
-                    .expect("Unable to create Not Found response")),
+            // HealthCheck - GET /healthz
+            hyper::Method::GET if path.matched(paths::ID_HEALTHZ) => {
+                handle_health_check(api_impl, uri, headers, body, context, validation).await
+            },
+
+            // PurchaseTickets - POST /tickets/{id}/purchases
+            hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES) => {
+                handle_purchase_tickets(api_impl, uri, headers, body, context, validation).await
+            },
+
+            // CreateTicket - POST /tickets
+            hyper::Method::POST if path.matched(paths::ID_TICKETS) => {
+                handle_create_ticket(api_impl, uri, headers, body, context, validation).await
+            },
+
+            // CreateTicketLegacy - POST /ticketsuser
+            hyper::Method::POST if path.matched(paths::ID_TICKETSUSER) => {
+                handle_create_ticket_legacy(api_impl, uri, headers, body, context, validation).await
+            },
+
+            // GetTicket - GET /tickets/{id}
+            hyper::Method::GET if path.matched(paths::ID_TICKETS_ID) => {
+                handle_get_ticket(api_impl, uri, headers, body, context, validation).await
+            },
+
+            _ if path.matched(paths::ID_DOCS) => method_not_allowed(),
+            _ if path.matched(paths::ID_DOCS_ASSETS_FILE) => method_not_allowed(),
+            _ if path.matched(paths::ID_HEALTHZ) => method_not_allowed(),
+            _ if path.matched(paths::ID_OPENAPI_JSON) => method_not_allowed(),
+            _ if path.matched(paths::ID_OPENAPI_YAML) => method_not_allowed(),
+            _ if path.matched(paths::ID_TICKETS) => method_not_allowed(),
+            _ if path.matched(paths::ID_TICKETS_ID) => method_not_allowed(),
+            _ if path.matched(paths::ID_TICKETS_ID_PURCHASES) => method_not_allowed(),
+            _ if path.matched(paths::ID_TICKETSUSER) => method_not_allowed(),
+                _ => Ok(Response::builder().status(StatusCode::NOT_FOUND)
+                        .body(BoxBody::new(http_body_util::Empty::new()))
+                        .expect("Unable to create Not Found response"))
             }
         }
-        Box::pin(run(self.api_impl.clone(), req, self.validation))
+        Box::pin(run(
+            self.api_impl.clone(),
+            req,
+            self.validation
+        ))
     }
+}
+
+#[allow(unused_variables)]
+async fn handle_get_docs<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                                let result = api_impl.get_docs(
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                GetDocsResponse::Page
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("text/html"));
+                                                    // Plain text Body
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetDocsResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
+async fn handle_get_openapi_json<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                                let result = api_impl.get_openapi_json(
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                GetOpenapiJsonResponse::Document
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetOpenapiJsonResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
+async fn handle_get_openapi_yaml<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                                let result = api_impl.get_openapi_yaml(
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                GetOpenapiYamlResponse::Document
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/yaml"));
+                                                    // Plain text Body
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetOpenapiYamlResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
+async fn handle_get_docs_asset<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_DOCS_ASSETS_FILE
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE DOCS_ASSETS_FILE in set but failed match against \"{}\"", path, paths::REGEX_DOCS_ASSETS_FILE.as_str())
+                    );
+
+                let param_file = match percent_encoding::percent_decode(path_params["file"].as_bytes()).decode_utf8() {
+                    Ok(param_file) => match param_file.parse::<models::GetDocsAssetFileParameter>() {
+                        Ok(param_file) => param_file,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter file: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["file"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                                let result = api_impl.get_docs_asset(
+                                            param_file,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                GetDocsAssetResponse::Asset
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+    match body {
+        swagger::OneOf2::<String, String>::A(body) => {
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/javascript"));
+                                                    // Plain text Body
+                                                    *response.body_mut() = body_from_string(body);
+        },
+        swagger::OneOf2::<String, String>::B(body) => {
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("text/css"));
+                                                    // Plain text Body
+                                                    *response.body_mut() = body_from_string(body);
+        },
+    };
+
+                                                },
+                                                GetDocsAssetResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetDocsAssetResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
 }
 
 #[allow(unused_variables)]
@@ -294,72 +651,72 @@ async fn handle_health_check<T, C, ReqBody>(
 ) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
 where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
     ReqBody: Body + Send + 'static,
     ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
     ReqBody::Data: Send,
 {
-    let result = api_impl.health_check(&context).await;
-    let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
-    response.headers_mut().insert(
-        HeaderName::from_static("x-span-id"),
-        HeaderValue::from_str(
-            (&context as &dyn Has<XSpanIdString>)
-                .get()
-                .0
-                .clone()
-                .as_str(),
-        )
-        .expect("Unable to create X-Span-ID header value"),
-    );
+                                let result = api_impl.health_check(
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
 
-    match result {
-        Ok(rsp) => match rsp {
-            HealthCheckResponse::Healthy(body) => {
-                *response.status_mut() =
-                    StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                // JSON Body
-                let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
-                *response.body_mut() = body_from_string(body);
-            }
-            HealthCheckResponse::InternalError(body) => {
-                *response.status_mut() =
-                    StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                );
-                // JSON Body
-                let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
-                *response.body_mut() = body_from_string(body);
-            }
-            HealthCheckResponse::Unavailable(body) => {
-                *response.status_mut() =
-                    StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                );
-                // JSON Body
-                let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
-                *response.body_mut() = body_from_string(body);
-            }
-        },
-        Err(_) => {
-            // Application code returned an error. This should not happen, as the implementation should
-            // return a valid response.
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            *response.body_mut() = body_from_str("An internal error occurred");
-        }
-    }
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                HealthCheckResponse::Healthy
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
 
-    Ok(response)
+                                                },
+                                                HealthCheckResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                HealthCheckResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
 }
 
 #[allow(unused_variables)]
@@ -373,62 +730,46 @@ async fn handle_purchase_tickets<T, C, ReqBody>(
 ) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
 where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
     ReqBody: Body + Send + 'static,
     ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
     ReqBody::Data: Send,
 {
-    // Path parameters
-    let path: &str = uri.path();
-    let path_params = paths::REGEX_TICKETS_ID_PURCHASES
-        .captures(path)
-        .unwrap_or_else(|| {
-            panic!(
-                "Path {} matched RE TICKETS_ID_PURCHASES in set but failed match against \"{}\"",
-                path,
-                paths::REGEX_TICKETS_ID_PURCHASES.as_str()
-            )
-        });
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_TICKETS_ID_PURCHASES
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE TICKETS_ID_PURCHASES in set but failed match against \"{}\"", path, paths::REGEX_TICKETS_ID_PURCHASES.as_str())
+                    );
 
-    let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes())
-        .decode_utf8()
-    {
-        Ok(param_id) => match param_id.parse::<u64>() {
-            Ok(param_id) => param_id,
-            Err(e) => {
-                return Ok(Response::builder()
-                    .status(StatusCode::BAD_REQUEST)
-                    .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
-                    .body(body_from_string(format!(
-                        "Couldn't parse path parameter id: {e}"
-                    )))
-                    .expect("Unable to create Bad Request response for invalid path parameter"))
-            }
-        },
-        Err(_) => {
-            return Ok(Response::builder()
-                .status(StatusCode::BAD_REQUEST)
-                .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
-                .body(body_from_string(format!(
-                    "Couldn't percent-decode path parameter as UTF-8: {}",
-                    &path_params["id"]
-                )))
-                .expect("Unable to create Bad Request response for invalid percent decode"))
-        }
-    };
+                let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes()).decode_utf8() {
+                    Ok(param_id) => match param_id.parse::<u64>() {
+                        Ok(param_id) => param_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
 
-    // Handle body parameters (note that non-required body parameters will ignore garbage
-    // values, rather than causing a 400 response). Produce warning header and logs for
-    // any unused fields.
-    let result = http_body_util::BodyExt::collect(body)
-        .await
-        .map(|f| f.to_bytes().to_vec());
-    match result {
-        Ok(body) => {
-            let mut unused_elements: Vec<String> = vec![];
-            let param_purchase_create: Option<models::PurchaseCreate> = if !body.is_empty() {
-                let deserializer = &mut serde_json::Deserializer::from_slice(&body);
-                match serde_ignored::deserialize(deserializer, |path| {
+                // Handle body parameters (note that non-required body parameters will ignore garbage
+                // values, rather than causing a 400 response). Produce warning header and logs for
+                // any unused fields.
+                let result = http_body_util::BodyExt::collect(body).await.map(|f| f.to_bytes().to_vec());
+                match result {
+                     Ok(body) => {
+                                let mut unused_elements : Vec<String> = vec![];
+                                let param_purchase_create: Option<models::PurchaseCreate> = if !body.is_empty() {
+                                    let deserializer = &mut serde_json::Deserializer::from_slice(&body);
+                                    match serde_ignored::deserialize(deserializer, |path| {
                                             warn!("Ignoring unknown field in body: {path}");
                                             unused_elements.push(path.to_string());
                                     }) {
@@ -439,10 +780,11 @@ where
                                                         .body(BoxBody::new(format!("Couldn't parse body parameter PurchaseCreate - doesn't match schema: {e}")))
                                                         .expect("Unable to create Bad Request response for invalid body parameter PurchaseCreate due to schema")),
                                     }
-            } else {
-                None
-            };
-            let param_purchase_create = match param_purchase_create {
+
+                                } else {
+                                    None
+                                };
+                                let param_purchase_create = match param_purchase_create {
                                     Some(param_purchase_create) => param_purchase_create,
                                     None => return Ok(Response::builder()
                                                         .status(StatusCode::BAD_REQUEST)
@@ -450,147 +792,138 @@ where
                                                         .body(BoxBody::new("Missing required body parameter PurchaseCreate".to_string()))
                                                         .expect("Unable to create Bad Request response for missing body parameter PurchaseCreate")),
                                 };
-            #[cfg(not(feature = "validate"))]
-            run_validation!(param_purchase_create, "PurchaseCreate", validation);
+        #[cfg(not(feature = "validate"))]
+                                run_validation!(param_purchase_create, "PurchaseCreate", validation);
 
-            let result = api_impl
-                .purchase_tickets(param_id, param_purchase_create, &context)
-                .await;
-            let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
-            response.headers_mut().insert(
-                HeaderName::from_static("x-span-id"),
-                HeaderValue::from_str(
-                    (&context as &dyn Has<XSpanIdString>)
-                        .get()
-                        .0
-                        .clone()
-                        .as_str(),
-                )
-                .expect("Unable to create X-Span-ID header value"),
-            );
+                                let result = api_impl.purchase_tickets(
+                                            param_id,
+                                            param_purchase_create,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
 
-            if !unused_elements.is_empty() {
-                response.headers_mut().insert(
-                    HeaderName::from_static("warning"),
-                    HeaderValue::from_str(
-                        format!("Ignoring unknown fields in body: {unused_elements:?}").as_str(),
-                    )
-                    .expect("Unable to create Warning header value"),
-                );
-            }
-            match result {
-                Ok(rsp) => match rsp {
-                    PurchaseTicketsResponse::Purchased => {
-                        *response.status_mut() = StatusCode::from_u16(201)
-                            .expect("Unable to turn 201 into a StatusCode");
-                    }
-                    PurchaseTicketsResponse::BadRequest(body) => {
-                        *response.status_mut() = StatusCode::from_u16(400)
-                            .expect("Unable to turn 400 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    PurchaseTicketsResponse::NotFound(body) => {
-                        *response.status_mut() = StatusCode::from_u16(404)
-                            .expect("Unable to turn 404 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    PurchaseTicketsResponse::NotEnoughTickets(body) => {
-                        *response.status_mut() = StatusCode::from_u16(409)
-                            .expect("Unable to turn 409 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    PurchaseTicketsResponse::PayloadTooLarge(body) => {
-                        *response.status_mut() = StatusCode::from_u16(413)
-                            .expect("Unable to turn 413 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    PurchaseTicketsResponse::UnsupportedMediaType(body) => {
-                        *response.status_mut() = StatusCode::from_u16(415)
-                            .expect("Unable to turn 415 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    PurchaseTicketsResponse::InternalError(body) => {
-                        *response.status_mut() = StatusCode::from_u16(500)
-                            .expect("Unable to turn 500 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    PurchaseTicketsResponse::Unavailable(body) => {
-                        *response.status_mut() = StatusCode::from_u16(503)
-                            .expect("Unable to turn 503 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                },
-                Err(_) => {
-                    // Application code returned an error. This should not happen, as the implementation should
-                    // return a valid response.
-                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    response
-                        .headers_mut()
-                        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-                    *response.body_mut() = body_from_str("An internal error occurred");
-                }
-            }
+                                        if !unused_elements.is_empty() {
+                                            response.headers_mut().insert(
+                                                HeaderName::from_static("warning"),
+                                                HeaderValue::from_str(format!("Ignoring unknown fields in body: {unused_elements:?}").as_str())
+                                                    .expect("Unable to create Warning header value"));
+                                        }
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                PurchaseTicketsResponse::Purchased
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(201).expect("Unable to turn 201 into a StatusCode");
 
-            Ok(response)
-        }
-        Err(e) => Ok(Response::builder()
-            .status(StatusCode::BAD_REQUEST)
-            .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
-            .body(body_from_string(format!(
-                "Unable to read body: {}",
-                e.into()
-            )))
-            .expect("Unable to create Bad Request response due to unable to read body")),
-    }
+                                                },
+                                                PurchaseTicketsResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                PurchaseTicketsResponse::NotFound
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                PurchaseTicketsResponse::NotEnoughTickets
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(409).expect("Unable to turn 409 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                PurchaseTicketsResponse::PayloadTooLarge
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(413).expect("Unable to turn 413 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                PurchaseTicketsResponse::UnsupportedMediaType
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(415).expect("Unable to turn 415 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                PurchaseTicketsResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                PurchaseTicketsResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+                            },
+                            Err(e) => Ok(Response::builder()
+                                                .status(StatusCode::BAD_REQUEST)
+                                                .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                                .body(body_from_string(format!("Unable to read body: {}", e.into())))
+                                                .expect("Unable to create Bad Request response due to unable to read body")),
+                        }
 }
 
 #[allow(unused_variables)]
@@ -604,23 +937,21 @@ async fn handle_create_ticket<T, C, ReqBody>(
 ) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
 where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
     ReqBody: Body + Send + 'static,
     ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
     ReqBody::Data: Send,
 {
-    // Handle body parameters (note that non-required body parameters will ignore garbage
-    // values, rather than causing a 400 response). Produce warning header and logs for
-    // any unused fields.
-    let result = http_body_util::BodyExt::collect(body)
-        .await
-        .map(|f| f.to_bytes().to_vec());
-    match result {
-        Ok(body) => {
-            let mut unused_elements: Vec<String> = vec![];
-            let param_ticket_create: Option<models::TicketCreate> = if !body.is_empty() {
-                let deserializer = &mut serde_json::Deserializer::from_slice(&body);
-                match serde_ignored::deserialize(deserializer, |path| {
+                // Handle body parameters (note that non-required body parameters will ignore garbage
+                // values, rather than causing a 400 response). Produce warning header and logs for
+                // any unused fields.
+                let result = http_body_util::BodyExt::collect(body).await.map(|f| f.to_bytes().to_vec());
+                match result {
+                     Ok(body) => {
+                                let mut unused_elements : Vec<String> = vec![];
+                                let param_ticket_create: Option<models::TicketCreate> = if !body.is_empty() {
+                                    let deserializer = &mut serde_json::Deserializer::from_slice(&body);
+                                    match serde_ignored::deserialize(deserializer, |path| {
                                             warn!("Ignoring unknown field in body: {path}");
                                             unused_elements.push(path.to_string());
                                     }) {
@@ -631,10 +962,11 @@ where
                                                         .body(BoxBody::new(format!("Couldn't parse body parameter TicketCreate - doesn't match schema: {e}")))
                                                         .expect("Unable to create Bad Request response for invalid body parameter TicketCreate due to schema")),
                                     }
-            } else {
-                None
-            };
-            let param_ticket_create = match param_ticket_create {
+
+                                } else {
+                                    None
+                                };
+                                let param_ticket_create = match param_ticket_create {
                                     Some(param_ticket_create) => param_ticket_create,
                                     None => return Ok(Response::builder()
                                                         .status(StatusCode::BAD_REQUEST)
@@ -642,39 +974,36 @@ where
                                                         .body(BoxBody::new("Missing required body parameter TicketCreate".to_string()))
                                                         .expect("Unable to create Bad Request response for missing body parameter TicketCreate")),
                                 };
-            #[cfg(not(feature = "validate"))]
-            run_validation!(param_ticket_create, "TicketCreate", validation);
+        #[cfg(not(feature = "validate"))]
+                                run_validation!(param_ticket_create, "TicketCreate", validation);
 
-            let result = api_impl.create_ticket(param_ticket_create, &context).await;
-            let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
-            response.headers_mut().insert(
-                HeaderName::from_static("x-span-id"),
-                HeaderValue::from_str(
-                    (&context as &dyn Has<XSpanIdString>)
-                        .get()
-                        .0
-                        .clone()
-                        .as_str(),
-                )
-                .expect("Unable to create X-Span-ID header value"),
-            );
+                                let result = api_impl.create_ticket(
+                                            param_ticket_create,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
 
-            if !unused_elements.is_empty() {
-                response.headers_mut().insert(
-                    HeaderName::from_static("warning"),
-                    HeaderValue::from_str(
-                        format!("Ignoring unknown fields in body: {unused_elements:?}").as_str(),
-                    )
-                    .expect("Unable to create Warning header value"),
-                );
-            }
-            match result {
-                Ok(rsp) => match rsp {
-                    CreateTicketResponse::Created { body, location } => {
-                        *response.status_mut() = StatusCode::from_u16(201)
-                            .expect("Unable to turn 201 into a StatusCode");
+                                        if !unused_elements.is_empty() {
+                                            response.headers_mut().insert(
+                                                HeaderName::from_static("warning"),
+                                                HeaderValue::from_str(format!("Ignoring unknown fields in body: {unused_elements:?}").as_str())
+                                                    .expect("Unable to create Warning header value"));
+                                        }
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                CreateTicketResponse::Created
+                                                    {
+                                                        body,
+                                                        location
+                                                    }
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(201).expect("Unable to turn 201 into a StatusCode");
 
-                        let location = match header::IntoHeaderValue(location).try_into() {
+                                                    let location = match header::IntoHeaderValue(location).try_into() {
                                                         Ok(val) => val,
                                                         Err(e) => {
                                                             return Ok(Response::builder()
@@ -685,100 +1014,99 @@ where
                                                         }
                                                     };
 
-                        response
-                            .headers_mut()
-                            .insert(HeaderName::from_static("location"), location);
-                        response
-                            .headers_mut()
-                            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketResponse::BadRequest(body) => {
-                        *response.status_mut() = StatusCode::from_u16(400)
-                            .expect("Unable to turn 400 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketResponse::PayloadTooLarge(body) => {
-                        *response.status_mut() = StatusCode::from_u16(413)
-                            .expect("Unable to turn 413 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketResponse::UnsupportedMediaType(body) => {
-                        *response.status_mut() = StatusCode::from_u16(415)
-                            .expect("Unable to turn 415 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketResponse::InternalError(body) => {
-                        *response.status_mut() = StatusCode::from_u16(500)
-                            .expect("Unable to turn 500 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketResponse::Unavailable(body) => {
-                        *response.status_mut() = StatusCode::from_u16(503)
-                            .expect("Unable to turn 503 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                },
-                Err(_) => {
-                    // Application code returned an error. This should not happen, as the implementation should
-                    // return a valid response.
-                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    response
-                        .headers_mut()
-                        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-                    *response.body_mut() = body_from_str("An internal error occurred");
-                }
-            }
+                                                    response.headers_mut().insert(
+                                                        HeaderName::from_static("location"),
+                                                        location
+                                                    );
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
 
-            Ok(response)
-        }
-        Err(e) => Ok(Response::builder()
-            .status(StatusCode::BAD_REQUEST)
-            .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
-            .body(body_from_string(format!(
-                "Unable to read body: {}",
-                e.into()
-            )))
-            .expect("Unable to create Bad Request response due to unable to read body")),
-    }
+                                                },
+                                                CreateTicketResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketResponse::PayloadTooLarge
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(413).expect("Unable to turn 413 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketResponse::UnsupportedMediaType
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(415).expect("Unable to turn 415 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+                            },
+                            Err(e) => Ok(Response::builder()
+                                                .status(StatusCode::BAD_REQUEST)
+                                                .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                                .body(body_from_string(format!("Unable to read body: {}", e.into())))
+                                                .expect("Unable to create Bad Request response due to unable to read body")),
+                        }
 }
 
 #[allow(unused_variables)]
@@ -792,23 +1120,21 @@ async fn handle_create_ticket_legacy<T, C, ReqBody>(
 ) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
 where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
     ReqBody: Body + Send + 'static,
     ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
     ReqBody::Data: Send,
 {
-    // Handle body parameters (note that non-required body parameters will ignore garbage
-    // values, rather than causing a 400 response). Produce warning header and logs for
-    // any unused fields.
-    let result = http_body_util::BodyExt::collect(body)
-        .await
-        .map(|f| f.to_bytes().to_vec());
-    match result {
-        Ok(body) => {
-            let mut unused_elements: Vec<String> = vec![];
-            let param_ticket_create: Option<models::TicketCreate> = if !body.is_empty() {
-                let deserializer = &mut serde_json::Deserializer::from_slice(&body);
-                match serde_ignored::deserialize(deserializer, |path| {
+                // Handle body parameters (note that non-required body parameters will ignore garbage
+                // values, rather than causing a 400 response). Produce warning header and logs for
+                // any unused fields.
+                let result = http_body_util::BodyExt::collect(body).await.map(|f| f.to_bytes().to_vec());
+                match result {
+                     Ok(body) => {
+                                let mut unused_elements : Vec<String> = vec![];
+                                let param_ticket_create: Option<models::TicketCreate> = if !body.is_empty() {
+                                    let deserializer = &mut serde_json::Deserializer::from_slice(&body);
+                                    match serde_ignored::deserialize(deserializer, |path| {
                                             warn!("Ignoring unknown field in body: {path}");
                                             unused_elements.push(path.to_string());
                                     }) {
@@ -819,10 +1145,11 @@ where
                                                         .body(BoxBody::new(format!("Couldn't parse body parameter TicketCreate - doesn't match schema: {e}")))
                                                         .expect("Unable to create Bad Request response for invalid body parameter TicketCreate due to schema")),
                                     }
-            } else {
-                None
-            };
-            let param_ticket_create = match param_ticket_create {
+
+                                } else {
+                                    None
+                                };
+                                let param_ticket_create = match param_ticket_create {
                                     Some(param_ticket_create) => param_ticket_create,
                                     None => return Ok(Response::builder()
                                                         .status(StatusCode::BAD_REQUEST)
@@ -830,41 +1157,36 @@ where
                                                         .body(BoxBody::new("Missing required body parameter TicketCreate".to_string()))
                                                         .expect("Unable to create Bad Request response for missing body parameter TicketCreate")),
                                 };
-            #[cfg(not(feature = "validate"))]
-            run_validation!(param_ticket_create, "TicketCreate", validation);
+        #[cfg(not(feature = "validate"))]
+                                run_validation!(param_ticket_create, "TicketCreate", validation);
 
-            let result = api_impl
-                .create_ticket_legacy(param_ticket_create, &context)
-                .await;
-            let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
-            response.headers_mut().insert(
-                HeaderName::from_static("x-span-id"),
-                HeaderValue::from_str(
-                    (&context as &dyn Has<XSpanIdString>)
-                        .get()
-                        .0
-                        .clone()
-                        .as_str(),
-                )
-                .expect("Unable to create X-Span-ID header value"),
-            );
+                                let result = api_impl.create_ticket_legacy(
+                                            param_ticket_create,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
 
-            if !unused_elements.is_empty() {
-                response.headers_mut().insert(
-                    HeaderName::from_static("warning"),
-                    HeaderValue::from_str(
-                        format!("Ignoring unknown fields in body: {unused_elements:?}").as_str(),
-                    )
-                    .expect("Unable to create Warning header value"),
-                );
-            }
-            match result {
-                Ok(rsp) => match rsp {
-                    CreateTicketLegacyResponse::Created { body, location } => {
-                        *response.status_mut() = StatusCode::from_u16(201)
-                            .expect("Unable to turn 201 into a StatusCode");
+                                        if !unused_elements.is_empty() {
+                                            response.headers_mut().insert(
+                                                HeaderName::from_static("warning"),
+                                                HeaderValue::from_str(format!("Ignoring unknown fields in body: {unused_elements:?}").as_str())
+                                                    .expect("Unable to create Warning header value"));
+                                        }
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                CreateTicketLegacyResponse::Created
+                                                    {
+                                                        body,
+                                                        location
+                                                    }
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(201).expect("Unable to turn 201 into a StatusCode");
 
-                        let location = match header::IntoHeaderValue(location).try_into() {
+                                                    let location = match header::IntoHeaderValue(location).try_into() {
                                                         Ok(val) => val,
                                                         Err(e) => {
                                                             return Ok(Response::builder()
@@ -875,100 +1197,99 @@ where
                                                         }
                                                     };
 
-                        response
-                            .headers_mut()
-                            .insert(HeaderName::from_static("location"), location);
-                        response
-                            .headers_mut()
-                            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketLegacyResponse::BadRequest(body) => {
-                        *response.status_mut() = StatusCode::from_u16(400)
-                            .expect("Unable to turn 400 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketLegacyResponse::PayloadTooLarge(body) => {
-                        *response.status_mut() = StatusCode::from_u16(413)
-                            .expect("Unable to turn 413 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketLegacyResponse::UnsupportedMediaType(body) => {
-                        *response.status_mut() = StatusCode::from_u16(415)
-                            .expect("Unable to turn 415 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketLegacyResponse::InternalError(body) => {
-                        *response.status_mut() = StatusCode::from_u16(500)
-                            .expect("Unable to turn 500 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                    CreateTicketLegacyResponse::Unavailable(body) => {
-                        *response.status_mut() = StatusCode::from_u16(503)
-                            .expect("Unable to turn 503 into a StatusCode");
-                        response.headers_mut().insert(
-                            CONTENT_TYPE,
-                            HeaderValue::from_static("application/problem+json"),
-                        );
-                        // JSON Body
-                        let body =
-                            serde_json::to_string(&body).expect("impossible to fail to serialize");
-                        *response.body_mut() = body_from_string(body);
-                    }
-                },
-                Err(_) => {
-                    // Application code returned an error. This should not happen, as the implementation should
-                    // return a valid response.
-                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    response
-                        .headers_mut()
-                        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-                    *response.body_mut() = body_from_str("An internal error occurred");
-                }
-            }
+                                                    response.headers_mut().insert(
+                                                        HeaderName::from_static("location"),
+                                                        location
+                                                    );
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
 
-            Ok(response)
-        }
-        Err(e) => Ok(Response::builder()
-            .status(StatusCode::BAD_REQUEST)
-            .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
-            .body(body_from_string(format!(
-                "Unable to read body: {}",
-                e.into()
-            )))
-            .expect("Unable to create Bad Request response due to unable to read body")),
-    }
+                                                },
+                                                CreateTicketLegacyResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketLegacyResponse::PayloadTooLarge
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(413).expect("Unable to turn 413 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketLegacyResponse::UnsupportedMediaType
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(415).expect("Unable to turn 415 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketLegacyResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketLegacyResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+                            },
+                            Err(e) => Ok(Response::builder()
+                                                .status(StatusCode::BAD_REQUEST)
+                                                .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                                .body(body_from_string(format!("Unable to read body: {}", e.into())))
+                                                .expect("Unable to create Bad Request response due to unable to read body")),
+                        }
 }
 
 #[allow(unused_variables)]
@@ -982,131 +1303,122 @@ async fn handle_get_ticket<T, C, ReqBody>(
 ) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
 where
     T: Api<C> + Clone + Send + 'static,
-    C: Has<XSpanIdString> + Send + Sync + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
     ReqBody: Body + Send + 'static,
     ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
     ReqBody::Data: Send,
 {
-    // Path parameters
-    let path: &str = uri.path();
-    let path_params = paths::REGEX_TICKETS_ID.captures(path).unwrap_or_else(|| {
-        panic!(
-            "Path {} matched RE TICKETS_ID in set but failed match against \"{}\"",
-            path,
-            paths::REGEX_TICKETS_ID.as_str()
-        )
-    });
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_TICKETS_ID
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE TICKETS_ID in set but failed match against \"{}\"", path, paths::REGEX_TICKETS_ID.as_str())
+                    );
 
-    let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes())
-        .decode_utf8()
-    {
-        Ok(param_id) => match param_id.parse::<u64>() {
-            Ok(param_id) => param_id,
-            Err(e) => {
-                return Ok(Response::builder()
-                    .status(StatusCode::BAD_REQUEST)
-                    .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
-                    .body(body_from_string(format!(
-                        "Couldn't parse path parameter id: {e}"
-                    )))
-                    .expect("Unable to create Bad Request response for invalid path parameter"))
-            }
-        },
-        Err(_) => {
-            return Ok(Response::builder()
-                .status(StatusCode::BAD_REQUEST)
-                .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
-                .body(body_from_string(format!(
-                    "Couldn't percent-decode path parameter as UTF-8: {}",
-                    &path_params["id"]
-                )))
-                .expect("Unable to create Bad Request response for invalid percent decode"))
-        }
-    };
+                let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes()).decode_utf8() {
+                    Ok(param_id) => match param_id.parse::<u64>() {
+                        Ok(param_id) => param_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
 
-    let result = api_impl.get_ticket(param_id, &context).await;
-    let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
-    response.headers_mut().insert(
-        HeaderName::from_static("x-span-id"),
-        HeaderValue::from_str(
-            (&context as &dyn Has<XSpanIdString>)
-                .get()
-                .0
-                .clone()
-                .as_str(),
-        )
-        .expect("Unable to create X-Span-ID header value"),
-    );
+                                let result = api_impl.get_ticket(
+                                            param_id,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
 
-    match result {
-        Ok(rsp) => match rsp {
-            GetTicketResponse::Found(body) => {
-                *response.status_mut() =
-                    StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                // JSON Body
-                let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
-                *response.body_mut() = body_from_string(body);
-            }
-            GetTicketResponse::BadRequest(body) => {
-                *response.status_mut() =
-                    StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                );
-                // JSON Body
-                let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
-                *response.body_mut() = body_from_string(body);
-            }
-            GetTicketResponse::NotFound(body) => {
-                *response.status_mut() =
-                    StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                );
-                // JSON Body
-                let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
-                *response.body_mut() = body_from_string(body);
-            }
-            GetTicketResponse::InternalError(body) => {
-                *response.status_mut() =
-                    StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                );
-                // JSON Body
-                let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
-                *response.body_mut() = body_from_string(body);
-            }
-            GetTicketResponse::Unavailable(body) => {
-                *response.status_mut() =
-                    StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                );
-                // JSON Body
-                let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
-                *response.body_mut() = body_from_string(body);
-            }
-        },
-        Err(_) => {
-            // Application code returned an error. This should not happen, as the implementation should
-            // return a valid response.
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            *response.body_mut() = body_from_str("An internal error occurred");
-        }
-    }
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                GetTicketResponse::Found
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
 
-    Ok(response)
+                                                },
+                                                GetTicketResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetTicketResponse::NotFound
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetTicketResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetTicketResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
 }
 
 /// Request parser for `Api`.
@@ -1115,18 +1427,22 @@ impl<T> RequestParser<T> for ApiRequestParser {
     fn parse_operation_id(request: &Request<T>) -> Option<&'static str> {
         let path = paths::GLOBAL_REGEX_SET.matches(request.uri().path());
         match *request.method() {
+            // GetDocs - GET /docs
+            hyper::Method::GET if path.matched(paths::ID_DOCS) => Some("GetDocs"),
+            // GetOpenapiJson - GET /openapi.json
+            hyper::Method::GET if path.matched(paths::ID_OPENAPI_JSON) => Some("GetOpenapiJson"),
+            // GetOpenapiYaml - GET /openapi.yaml
+            hyper::Method::GET if path.matched(paths::ID_OPENAPI_YAML) => Some("GetOpenapiYaml"),
+            // GetDocsAsset - GET /docs/assets/{file}
+            hyper::Method::GET if path.matched(paths::ID_DOCS_ASSETS_FILE) => Some("GetDocsAsset"),
             // HealthCheck - GET /healthz
             hyper::Method::GET if path.matched(paths::ID_HEALTHZ) => Some("HealthCheck"),
             // PurchaseTickets - POST /tickets/{id}/purchases
-            hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES) => {
-                Some("PurchaseTickets")
-            }
+            hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES) => Some("PurchaseTickets"),
             // CreateTicket - POST /tickets
             hyper::Method::POST if path.matched(paths::ID_TICKETS) => Some("CreateTicket"),
             // CreateTicketLegacy - POST /ticketsuser
-            hyper::Method::POST if path.matched(paths::ID_TICKETSUSER) => {
-                Some("CreateTicketLegacy")
-            }
+            hyper::Method::POST if path.matched(paths::ID_TICKETSUSER) => Some("CreateTicketLegacy"),
             // GetTicket - GET /tickets/{id}
             hyper::Method::GET if path.matched(paths::ID_TICKETS_ID) => Some("GetTicket"),
             _ => None,

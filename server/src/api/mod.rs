@@ -2,12 +2,14 @@
 //! model into domain values, calls storage and answers with the operation's
 //! response. Errors go through [`ApiError`], which picks the status.
 
+mod docs;
 mod error;
 
 use async_trait::async_trait;
 use swagger::ApiError as GeneratedApiError;
 use tickets_api::{
-    Api, CreateTicketLegacyResponse, CreateTicketResponse, GetTicketResponse, HealthCheckResponse,
+    Api, CreateTicketLegacyResponse, CreateTicketResponse, GetDocsAssetResponse, GetDocsResponse,
+    GetOpenapiJsonResponse, GetOpenapiYamlResponse, GetTicketResponse, HealthCheckResponse,
     PurchaseTicketsResponse, models,
 };
 
@@ -146,5 +148,37 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
             Ok(ticket) => GetTicketResponse::Found(ticket),
             Err(error) => error.into(),
         })
+    }
+
+    async fn get_openapi_yaml(
+        &self,
+        _context: &C,
+    ) -> Result<GetOpenapiYamlResponse, GeneratedApiError> {
+        Ok(GetOpenapiYamlResponse::Document(
+            docs::OPENAPI_YAML.to_owned(),
+        ))
+    }
+
+    async fn get_openapi_json(
+        &self,
+        _context: &C,
+    ) -> Result<GetOpenapiJsonResponse, GeneratedApiError> {
+        Ok(GetOpenapiJsonResponse::Document(docs::OPENAPI_JSON.clone()))
+    }
+
+    async fn get_docs(&self, _context: &C) -> Result<GetDocsResponse, GeneratedApiError> {
+        Ok(GetDocsResponse::Page(docs::DOCS_PAGE.to_owned()))
+    }
+
+    async fn get_docs_asset(
+        &self,
+        file: models::GetDocsAssetFileParameter,
+        _context: &C,
+    ) -> Result<GetDocsAssetResponse, GeneratedApiError> {
+        let body = docs::asset(file).to_owned();
+        Ok(GetDocsAssetResponse::Asset(match file {
+            models::GetDocsAssetFileParameter::SwaggerUiBundleJs => swagger::OneOf2::A(body),
+            models::GetDocsAssetFileParameter::SwaggerUiCss => swagger::OneOf2::B(body),
+        }))
     }
 }

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod concurrency;
+mod docs;
 mod health;
 mod helpers;
 mod purchases;
