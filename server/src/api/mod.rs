@@ -5,6 +5,8 @@
 mod docs;
 mod error;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use swagger::ApiError as GeneratedApiError;
 use tickets_api::{
@@ -17,17 +19,21 @@ pub use error::ApiError;
 
 use crate::domain::{NewTicket, PurchaseRequest, TicketId};
 use crate::problem;
-use crate::storage::{self, Pool, PurchaseOutcome};
+use crate::storage::{self, Pool, PurchaseOutcome, PurchaseQueue};
 
 /// The service's implementation of the API.
 #[derive(Debug, Clone)]
 pub struct TicketsApi {
     pool: Pool,
+    purchases: Arc<PurchaseQueue>,
 }
 
 impl TicketsApi {
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self {
+            purchases: PurchaseQueue::new(pool.clone()),
+            pool,
+        }
     }
 
     async fn create(
@@ -58,7 +64,7 @@ impl TicketsApi {
         let id = ticket_id(id)?;
         let request = PurchaseRequest::try_from(request)
             .map_err(|e| ApiError::InvalidRequest(problem::body_fields(e)))?;
-        match storage::tickets::purchase(&self.pool, id, request).await? {
+        match self.purchases.purchase(id, request).await? {
             PurchaseOutcome::Purchased => {
                 tracing::info!(ticket_id = %id, quantity = request.quantity.get(), "tickets purchased");
                 Ok(())

@@ -2,15 +2,18 @@
 //! Nothing above this module sees diesel or SQL.
 
 mod migrations;
+mod purchase_queue;
 mod schema;
 pub mod tickets;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
 
 pub use migrations::run_pending_migrations;
+pub use purchase_queue::PurchaseQueue;
 pub use tickets::{PurchaseOutcome, Ticket};
 
 /// The pool of database connections the service shares.
@@ -26,6 +29,13 @@ pub enum StorageError {
     /// A query failed for another reason: a bug or a broken invariant.
     #[error("a database query failed")]
     Query(#[from] diesel::result::Error),
+    /// The batch this request was part of failed; each of its requests
+    /// shares the cause.
+    #[error("the purchase batch failed")]
+    Batch(#[source] Arc<StorageError>),
+    /// The task writing the request's batch ended without an answer.
+    #[error("the purchase worker ended without answering")]
+    WorkerLost,
 }
 
 impl From<bb8::RunError<PoolError>> for StorageError {
@@ -43,7 +53,8 @@ impl StorageError {
             Self::Query(diesel::result::Error::DatabaseError(kind, _)) => {
                 matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection)
             }
-            Self::Query(_) => false,
+            Self::Batch(error) => error.is_unavailable(),
+            Self::Query(_) | Self::WorkerLost => false,
         }
     }
 }

@@ -1,7 +1,7 @@
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::schema::{purchases, tickets};
+use super::schema::tickets;
 use super::{Pool, StorageError};
 use crate::domain::{NewTicket, PurchaseRequest, TicketId};
 
@@ -54,56 +54,140 @@ pub async fn find_ticket(pool: &Pool, id: TicketId) -> Result<Option<Ticket>, St
     Ok(ticket)
 }
 
-/// Buys `request.quantity` tickets, all or nothing.
+/// Decides a batch of purchases of one ticket, in arrival order, each all
+/// or nothing, and records the ones that fit: one outcome per request, in
+/// the same order.
 ///
-/// The decision is one conditional decrement in SQL, so concurrent buyers,
-/// in this process or in other replicas, queue on the ticket's row lock and
-/// each sees the count the previous one left: the allocation can never be
-/// oversold. The purchase row is written in the same transaction.
-pub async fn purchase(
+/// The common case is one statement: a conditional decrement of the whole
+/// batch's quantity and the insert of its purchase rows, atomic together.
+/// Concurrent batches, in this process or in other replicas, queue on the
+/// ticket's row lock and each sees what the previous one left, so the
+/// allocation can never be oversold. When the whole batch does not fit,
+/// the ticket's row is locked and each buyer is decided in turn under that
+/// lock; the same conditional statement then records those that fit.
+pub async fn purchase_batch(
     pool: &Pool,
     id: TicketId,
-    request: PurchaseRequest,
-) -> Result<PurchaseOutcome, StorageError> {
+    requests: &[PurchaseRequest],
+) -> Result<Vec<PurchaseOutcome>, StorageError> {
     let mut conn = pool.get().await?;
-    let quantity = request.quantity.get();
-    let outcome = conn
+    let total: i64 = requests.iter().map(|r| i64::from(r.quantity.get())).sum();
+    if record_if_all_fit(&mut conn, id, requests, total).await? {
+        return Ok(vec![PurchaseOutcome::Purchased; requests.len()]);
+    }
+    let outcomes = conn
         .transaction(async |conn| {
-            let decremented = diesel::update(
-                tickets::table
-                    .find(id.get())
-                    .filter(tickets::remaining.ge(quantity)),
-            )
-            .set(tickets::remaining.eq(tickets::remaining - quantity))
-            .returning(tickets::id)
-            .get_result::<i64>(conn)
-            .await
-            .optional()?;
-
-            if decremented.is_none() {
-                // Nothing was bought; read why, only to tell the buyer.
-                let remaining = tickets::table
-                    .find(id.get())
-                    .select(tickets::remaining)
-                    .first::<i32>(conn)
-                    .await
-                    .optional()?;
-                return Ok::<_, diesel::result::Error>(match remaining {
-                    Some(remaining) => PurchaseOutcome::NotEnoughLeft { remaining },
-                    None => PurchaseOutcome::UnknownTicket,
-                });
+            let remaining = tickets::table
+                .find(id.get())
+                .select(tickets::remaining)
+                .for_update()
+                .first::<i32>(conn)
+                .await
+                .optional()?;
+            let Some(remaining) = remaining else {
+                return Ok(vec![PurchaseOutcome::UnknownTicket; requests.len()]);
+            };
+            let outcomes = decide_in_order(remaining, requests);
+            let fitting: Vec<PurchaseRequest> = requests
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, outcome)| **outcome == PurchaseOutcome::Purchased)
+                .map(|(request, _)| *request)
+                .collect();
+            let total: i64 = fitting.iter().map(|r| i64::from(r.quantity.get())).sum();
+            if !fitting.is_empty() && !record_if_all_fit(conn, id, &fitting, total).await? {
+                // Impossible while the row is locked; refuse rather than guess.
+                return Err(diesel::result::Error::RollbackTransaction);
             }
-
-            diesel::insert_into(purchases::table)
-                .values((
-                    purchases::ticket_id.eq(id.get()),
-                    purchases::user_id.eq(request.user_id),
-                    purchases::quantity.eq(quantity),
-                ))
-                .execute(conn)
-                .await?;
-            Ok(PurchaseOutcome::Purchased)
+            Ok::<_, diesel::result::Error>(outcomes)
         })
         .await?;
-    Ok(outcome)
+    Ok(outcomes)
+}
+
+/// Takes `total` from the ticket and inserts a purchase row per request, in
+/// one statement, if the whole total is left; returns whether it was.
+async fn record_if_all_fit(
+    conn: &mut AsyncPgConnection,
+    id: TicketId,
+    requests: &[PurchaseRequest],
+    total: i64,
+) -> Result<bool, diesel::result::Error> {
+    use diesel::sql_types::{Array, Int4, Int8, Uuid};
+    let Ok(total) = i32::try_from(total) else {
+        return Ok(false); // more than any allocation can hold
+    };
+    let user_ids: Vec<uuid::Uuid> = requests.iter().map(|r| r.user_id).collect();
+    let quantities: Vec<i32> = requests.iter().map(|r| r.quantity.get()).collect();
+    let inserted = diesel::sql_query(
+        "WITH sold AS ( \
+             UPDATE tickets SET remaining = remaining - $2 \
+             WHERE id = $1 AND remaining >= $2 \
+             RETURNING id \
+         ) \
+         INSERT INTO purchases (ticket_id, user_id, quantity) \
+         SELECT sold.id, bought.user_id, bought.quantity \
+         FROM sold, unnest($3, $4) AS bought (user_id, quantity)",
+    )
+    .bind::<Int8, _>(id.get())
+    .bind::<Int4, _>(total)
+    .bind::<Array<Uuid>, _>(user_ids)
+    .bind::<Array<Int4>, _>(quantities)
+    .execute(conn)
+    .await?;
+    Ok(inserted == requests.len())
+}
+
+/// Each buyer in turn gets their tickets if that many are still left.
+fn decide_in_order(mut remaining: i32, requests: &[PurchaseRequest]) -> Vec<PurchaseOutcome> {
+    requests
+        .iter()
+        .map(|request| {
+            let quantity = request.quantity.get();
+            if quantity <= remaining {
+                remaining -= quantity;
+                PurchaseOutcome::Purchased
+            } else {
+                PurchaseOutcome::NotEnoughLeft { remaining }
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Quantity;
+    use rstest::rstest;
+
+    fn requests(quantities: &[u32]) -> Vec<PurchaseRequest> {
+        quantities
+            .iter()
+            .map(|&q| PurchaseRequest {
+                quantity: Quantity::try_from(q).expect("valid quantity"),
+                user_id: uuid::Uuid::nil(),
+            })
+            .collect()
+    }
+
+    #[rstest]
+    #[case::all_fit(5, &[1, 2, 2], &[None, None, None])]
+    #[case::later_ones_do_not_fit(3, &[2, 2, 1], &[None, Some(1), None])]
+    #[case::a_smaller_later_one_still_fits(4, &[3, 5, 1], &[None, Some(1), None])]
+    #[case::nothing_left(0, &[1, 1], &[Some(0), Some(0)])]
+    fn buyers_are_decided_in_arrival_order(
+        #[case] remaining: i32,
+        #[case] quantities: &[u32],
+        #[case] refused_with: &[Option<i32>],
+    ) {
+        let expected: Vec<_> = refused_with
+            .iter()
+            .map(|r| {
+                r.map_or(PurchaseOutcome::Purchased, |remaining| {
+                    PurchaseOutcome::NotEnoughLeft { remaining }
+                })
+            })
+            .collect();
+        assert_eq!(decide_in_order(remaining, &requests(quantities)), expected);
+    }
 }

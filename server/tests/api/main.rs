@@ -3,6 +3,7 @@
 //! may create databases; `scripts/test.sh` starts one.
 
 mod bad_input;
+mod batches;
 mod concurrency;
 mod docs;
 mod health;
