@@ -128,9 +128,18 @@ fn body_errors<T: DeserializeOwned>(body: &[u8]) -> Vec<models::FieldError> {
                 pointer.push_str(&escape_pointer_token(field));
                 return vec![problem::body_field(pointer, "is required")];
             }
-            vec![problem::body_field(pointer, message)]
+            vec![problem::body_field(pointer, in_schema_terms(&message))]
         }
     }
+}
+
+/// serde names Rust types ("expected u32"); clients know the schema's.
+fn in_schema_terms(message: &str) -> String {
+    message
+        .replace("expected u32", "expected a non-negative integer")
+        .replace("expected u64", "expected a non-negative integer")
+        .replace("expected i32", "expected an integer")
+        .replace("expected i64", "expected an integer")
 }
 
 fn json_pointer(path: &serde_path_to_error::Path) -> String {
@@ -206,6 +215,17 @@ mod tests {
         assert_eq!(
             pointers(&route.explain_bad_request(b"")),
             [(None, Some("id"))]
+        );
+    }
+
+    #[test]
+    fn type_errors_speak_the_schema_not_rust() {
+        let problem =
+            Route::CreateTicket.explain_bad_request(br#"{"name":"a","desc":"","allocation":1.5}"#);
+        let detail = &problem.errors.expect("errors")[0].detail;
+        assert_eq!(
+            detail,
+            "invalid type: floating point `1.5`, expected a non-negative integer"
         );
     }
 
