@@ -84,7 +84,7 @@ pub enum HealthCheckResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached; try again later
+    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
     Unavailable
     (models::Problem)
 }
@@ -119,7 +119,7 @@ pub enum PurchaseTicketsResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached; try again later
+    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
     Unavailable
     (models::Problem)
 }
@@ -151,7 +151,7 @@ pub enum CreateTicketResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached; try again later
+    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
     Unavailable
     (models::Problem)
 }
@@ -183,7 +183,7 @@ pub enum CreateTicketLegacyResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached; try again later
+    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
     Unavailable
     (models::Problem)
 }
@@ -207,7 +207,7 @@ pub enum GetTicketResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached; try again later
+    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
     Unavailable
     (models::Problem)
 }

@@ -18,9 +18,19 @@ pub struct Config {
     /// `DATABASE_CONNECT_TIMEOUT_MS` (default 2000): how long a request waits for
     /// a pooled connection before it is answered 503.
     pub connect_timeout: Duration,
+    /// `DATABASE_STATEMENT_TIMEOUT_MS` (default 5000): the longest a statement
+    /// may run, waits for locks included, before PostgreSQL cancels it and
+    /// the request is answered 503.
+    pub statement_timeout: Duration,
     /// `SHUTDOWN_GRACE_MS` (default 10000): how long requests in flight get to
     /// finish after SIGINT or SIGTERM.
     pub shutdown_grace: Duration,
+    /// `MAX_CONNECTIONS` (default 1024): client connections served at once;
+    /// more wait in the listen backlog.
+    pub max_connections: usize,
+    /// `HEADER_READ_TIMEOUT_MS` (default 10000): how long a client gets to
+    /// send a request's headers before its connection is closed.
+    pub header_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -31,7 +41,10 @@ impl std::fmt::Debug for Config {
             .field("listen_addr", &self.listen_addr)
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
+            .field("statement_timeout", &self.statement_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_connections", &self.max_connections)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }
@@ -55,16 +68,20 @@ impl Config {
         if pool_size == 0 {
             bail!("DATABASE_POOL_SIZE must be at least 1");
         }
+        let max_connections = parse_or(&lookup, "MAX_CONNECTIONS", 1024)?;
+        if max_connections == 0 {
+            bail!("MAX_CONNECTIONS must be at least 1");
+        }
+        let millis = |name, default| parse_or(&lookup, name, default).map(Duration::from_millis);
         Ok(Self {
             database_url,
             listen_addr,
             pool_size,
-            connect_timeout: Duration::from_millis(parse_or(
-                &lookup,
-                "DATABASE_CONNECT_TIMEOUT_MS",
-                2000,
-            )?),
-            shutdown_grace: Duration::from_millis(parse_or(&lookup, "SHUTDOWN_GRACE_MS", 10_000)?),
+            connect_timeout: millis("DATABASE_CONNECT_TIMEOUT_MS", 2000)?,
+            statement_timeout: millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000)?,
+            shutdown_grace: millis("SHUTDOWN_GRACE_MS", 10_000)?,
+            max_connections,
+            header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", 10_000)?,
         })
     }
 }
@@ -105,6 +122,8 @@ mod tests {
         assert_eq!(config.listen_addr.to_string(), DEFAULT_LISTEN_ADDR);
         assert_eq!(config.pool_size, 16);
         assert_eq!(config.connect_timeout, Duration::from_secs(2));
+        assert_eq!(config.statement_timeout, Duration::from_secs(5));
+        assert_eq!(config.max_connections, 1024);
     }
 
     #[rstest]
@@ -113,6 +132,7 @@ mod tests {
     #[case::bad_listen_addr(&[("DATABASE_URL", "postgres://x/db"), ("LISTEN_ADDR", "nowhere")])]
     #[case::zero_pool(&[("DATABASE_URL", "postgres://x/db"), ("DATABASE_POOL_SIZE", "0")])]
     #[case::bad_timeout(&[("DATABASE_URL", "postgres://x/db"), ("DATABASE_CONNECT_TIMEOUT_MS", "-1")])]
+    #[case::zero_connections(&[("DATABASE_URL", "postgres://x/db"), ("MAX_CONNECTIONS", "0")])]
     fn invalid_settings_are_refused(#[case] vars: &[(&str, &str)]) {
         assert!(config(vars).is_err());
     }

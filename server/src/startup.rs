@@ -12,14 +12,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::api::TicketsApi;
 use crate::config::Config;
 use crate::http::Edge;
 use crate::storage::{self, Pool};
-
-/// How long a client gets to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long the server keeps trying to reach the database at start.
 const STARTUP_DATABASE_WAIT: Duration = Duration::from_secs(30);
@@ -31,6 +29,8 @@ pub struct Application {
     local_addr: SocketAddr,
     edge: Arc<Edge>,
     shutdown_grace: Duration,
+    header_read_timeout: Duration,
+    connection_slots: Arc<Semaphore>,
 }
 
 impl Application {
@@ -39,8 +39,11 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let pool = storage::build_pool(
             &config.database_url,
-            config.pool_size,
-            config.connect_timeout,
+            storage::PoolSettings {
+                max_size: config.pool_size,
+                connect_timeout: config.connect_timeout,
+                statement_timeout: config.statement_timeout,
+            },
         );
         migrate_when_reachable(&pool).await?;
         let listener = TcpListener::bind(config.listen_addr)
@@ -52,6 +55,8 @@ impl Application {
             local_addr,
             edge: Arc::new(Edge::new(TicketsApi::new(pool))),
             shutdown_grace: config.shutdown_grace,
+            header_read_timeout: config.header_read_timeout,
+            connection_slots: Arc::new(Semaphore::new(config.max_connections)),
         })
     }
 
@@ -67,6 +72,14 @@ impl Application {
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
+            // At the connection cap, stop accepting until one closes.
+            let slot = tokio::select! {
+                slot = Arc::clone(&self.connection_slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_closed) => break,
+                },
+                () = &mut shutdown => break,
+            };
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, _peer)) => {
@@ -79,13 +92,14 @@ impl Application {
                         });
                         let connection = http1::Builder::new()
                             .timer(TokioTimer::new())
-                            .header_read_timeout(HEADER_READ_TIMEOUT)
+                            .header_read_timeout(self.header_read_timeout)
                             .serve_connection(TokioIo::new(stream), service);
                         let connection = graceful.watch(connection);
                         tokio::spawn(async move {
                             if let Err(error) = connection.await {
                                 tracing::debug!(error = %error, "connection ended with an error");
                             }
+                            drop(slot);
                         });
                     }
                     Err(error) => {

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{
+    ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
+};
 use hyper::service::Service as _;
 use hyper::{Method, Request, Response, StatusCode};
 use tickets_api::models;
@@ -27,6 +29,9 @@ use crate::problem::{self, ProblemKind};
 
 /// The largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What a 503 tells clients to wait before retrying, in seconds.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 /// The header that carries a request's id, taken from the client or made here.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -67,6 +72,11 @@ impl Edge {
             let mut response = self.respond(request, &request_id).await;
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert(REQUEST_ID, value);
+            }
+            if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
             }
             tracing::info!(
                 status = response.status().as_u16(),

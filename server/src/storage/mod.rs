@@ -9,8 +9,9 @@ pub mod tickets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures::FutureExt;
 
 pub use migrations::run_pending_migrations;
 pub use purchase_queue::PurchaseQueue;
@@ -46,33 +47,85 @@ impl From<bb8::RunError<PoolError>> for StorageError {
 
 impl StorageError {
     /// Whether the failure lies with the database's availability rather than
-    /// with the query: a lost connection counts as unavailable.
+    /// with the query: a lost connection, a database starting or stopping, a
+    /// statement cancelled by `statement_timeout`.
     pub fn is_unavailable(&self) -> bool {
+        use diesel::result::DatabaseErrorKind;
         match self {
-            Self::Unavailable(_) => true,
-            Self::Query(diesel::result::Error::DatabaseError(kind, _)) => {
-                matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection)
-            }
+            Self::Unavailable(_)
+            | Self::Query(diesel::result::Error::DatabaseError(
+                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+                _,
+            )) => true,
             Self::Batch(error) => error.is_unavailable(),
+            // diesel-async reports other SQLSTATEs as `Unknown` and keeps no
+            // code, so the operational ones are told by PostgreSQL's message.
+            Self::Query(diesel::result::Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                OPERATIONAL_ERRORS
+                    .iter()
+                    .any(|prefix| info.message().starts_with(prefix))
+            }
             Self::Query(_) | Self::WorkerLost => false,
         }
     }
 }
 
+/// How PostgreSQL's messages begin for failures of the database's
+/// availability rather than of the query (SQLSTATE classes 08, 53 and 57).
+const OPERATIONAL_ERRORS: &[&str] = &[
+    "canceling statement due to statement timeout",
+    "canceling statement due to lock timeout",
+    "canceling statement due to conflict with recovery",
+    "terminating connection",
+    "the database system is",
+    "sorry, too many clients",
+    "too many connections",
+    "could not connect",
+    "connection to server",
+];
+
+/// How the service uses its database.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// The most connections open at once.
+    pub max_size: u32,
+    /// How long a caller waits for a connection before it gives up (503).
+    pub connect_timeout: Duration,
+    /// The longest any statement may run, lock waits included; longer ones
+    /// are cancelled by PostgreSQL and rolled back (503).
+    pub statement_timeout: Duration,
+}
+
 /// Builds the pool. Connections are opened lazily, so this succeeds while
-/// the database is down; requests then get 503 until it is back.
-pub fn build_pool(database_url: &str, max_size: u32, connect_timeout: Duration) -> Pool {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+/// the database is down; requests then get 503 until it is back, and
+/// connections the database closed are dropped when next returned.
+pub fn build_pool(database_url: &str, settings: PoolSettings) -> Pool {
+    let statement_timeout_ms = settings.statement_timeout.as_millis();
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(move |url| {
+        async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
+                .execute(&mut conn)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     bb8::Pool::builder()
-        .max_size(max_size)
-        .connection_timeout(connect_timeout)
+        .max_size(settings.max_size)
+        .connection_timeout(settings.connect_timeout)
+        // Broken connections are dropped on return (their socket is
+        // closed); testing each checkout would cost a round trip a request.
         .test_on_check_out(false)
         .build_unchecked(manager)
 }
 
 /// Whether the database answers a trivial query.
 pub async fn ping(pool: &Pool) -> Result<(), StorageError> {
-    use diesel_async::RunQueryDsl;
     let mut conn = pool.get().await?;
     diesel::sql_query("SELECT 1").execute(&mut conn).await?;
     Ok(())

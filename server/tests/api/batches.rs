@@ -40,7 +40,14 @@ fn request(quantity: u32, user_id: &str) -> PurchaseRequest {
 }
 
 async fn migrated_pool(db: &TestDatabase) -> storage::Pool {
-    let pool = storage::build_pool(&db.url, 2, Duration::from_secs(5));
+    let pool = storage::build_pool(
+        &db.url,
+        storage::PoolSettings {
+            max_size: 2,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        },
+    );
     storage::run_pending_migrations(&pool)
         .await
         .expect("migrations");

@@ -30,7 +30,9 @@ async fn without_the_database_the_service_answers_503_then_recovers() {
     db.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'")
         .await;
 
-    let problem = assert_problem(app.get("/healthz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.headers()["retry-after"], "1");
+    let problem = assert_problem(health, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(problem["type"], "/problems/service-unavailable");
     assert_problem(
         app.purchase(ticket, 1).await,
