@@ -75,6 +75,18 @@ pub enum GetDocsAssetResponse {
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
+pub enum GetMetricsResponse {
+    /// The metrics
+    Metrics
+    (String)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
 pub enum HealthCheckResponse {
     /// The service and its database are up
     Healthy
@@ -91,9 +103,37 @@ pub enum HealthCheckResponse {
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
+pub enum ListPurchasesResponse {
+    /// A page of purchases
+    Page
+    (models::PurchasePage)
+    ,
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest
+    (models::Problem)
+    ,
+    /// No ticket has this id
+    NotFound
+    (models::Problem)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+    ,
+    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
+    Unavailable
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
 pub enum PurchaseTicketsResponse {
     /// The tickets were bought
     Purchased
+    {
+        location:
+        String
+    }
     ,
     /// The request is malformed or a value is out of range; nothing was changed
     BadRequest
@@ -113,6 +153,34 @@ pub enum PurchaseTicketsResponse {
     ,
     /// The request body is not `application/json`
     UnsupportedMediaType
+    (models::Problem)
+    ,
+    /// The Idempotency-Key was used before for a different request; nothing was changed
+    KeyReused
+    (models::Problem)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+    ,
+    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
+    Unavailable
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum GetPurchaseResponse {
+    /// The purchase
+    Found
+    (models::Purchase)
+    ,
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest
+    (models::Problem)
+    ,
+    /// No ticket has this id
+    NotFound
     (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent
@@ -139,12 +207,20 @@ pub enum CreateTicketResponse {
     BadRequest
     (models::Problem)
     ,
+    /// A request with this Idempotency-Key is still being processed; retry later
+    InFlight
+    (models::Problem)
+    ,
     /// The request body is larger than the server accepts
     PayloadTooLarge
     (models::Problem)
     ,
     /// The request body is not `application/json`
     UnsupportedMediaType
+    (models::Problem)
+    ,
+    /// The Idempotency-Key was used before for a different request; nothing was changed
+    KeyReused
     (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent
@@ -171,12 +247,20 @@ pub enum CreateTicketLegacyResponse {
     BadRequest
     (models::Problem)
     ,
+    /// A request with this Idempotency-Key is still being processed; retry later
+    InFlight
+    (models::Problem)
+    ,
     /// The request body is larger than the server accepts
     PayloadTooLarge
     (models::Problem)
     ,
     /// The request body is not `application/json`
     UnsupportedMediaType
+    (models::Problem)
+    ,
+    /// The Idempotency-Key was used before for a different request; nothing was changed
+    KeyReused
     (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent
@@ -238,28 +322,51 @@ pub trait Api<C: Send + Sync> {
         file: models::GetDocsAssetFileParameter,
         context: &C) -> Result<GetDocsAssetResponse, ApiError>;
 
+    /// Metrics for Prometheus
+    async fn get_metrics(
+        &self,
+        context: &C) -> Result<GetMetricsResponse, ApiError>;
+
     /// Check health
     async fn health_check(
         &self,
         context: &C) -> Result<HealthCheckResponse, ApiError>;
+
+    /// List a ticket's purchases
+    async fn list_purchases(
+        &self,
+        id: u64,
+        limit: Option<u32>,
+        cursor: Option<String>,
+        context: &C) -> Result<ListPurchasesResponse, ApiError>;
 
     /// Buy tickets
     async fn purchase_tickets(
         &self,
         id: u64,
         purchase_create: models::PurchaseCreate,
+        idempotency_key: Option<String>,
         context: &C) -> Result<PurchaseTicketsResponse, ApiError>;
+
+    /// Read a purchase
+    async fn get_purchase(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+        context: &C) -> Result<GetPurchaseResponse, ApiError>;
 
     /// Create a ticket
     async fn create_ticket(
         &self,
         ticket_create: models::TicketCreate,
+        idempotency_key: Option<String>,
         context: &C) -> Result<CreateTicketResponse, ApiError>;
 
     /// Create a ticket (deprecated alias of POST /tickets)
     async fn create_ticket_legacy(
         &self,
         ticket_create: models::TicketCreate,
+        idempotency_key: Option<String>,
         context: &C) -> Result<CreateTicketLegacyResponse, ApiError>;
 
     /// Read a ticket
@@ -303,28 +410,51 @@ pub trait ApiNoContext<C: Send + Sync> {
         file: models::GetDocsAssetFileParameter,
         ) -> Result<GetDocsAssetResponse, ApiError>;
 
+    /// Metrics for Prometheus
+    async fn get_metrics(
+        &self,
+        ) -> Result<GetMetricsResponse, ApiError>;
+
     /// Check health
     async fn health_check(
         &self,
         ) -> Result<HealthCheckResponse, ApiError>;
+
+    /// List a ticket's purchases
+    async fn list_purchases(
+        &self,
+        id: u64,
+        limit: Option<u32>,
+        cursor: Option<String>,
+        ) -> Result<ListPurchasesResponse, ApiError>;
 
     /// Buy tickets
     async fn purchase_tickets(
         &self,
         id: u64,
         purchase_create: models::PurchaseCreate,
+        idempotency_key: Option<String>,
         ) -> Result<PurchaseTicketsResponse, ApiError>;
+
+    /// Read a purchase
+    async fn get_purchase(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+        ) -> Result<GetPurchaseResponse, ApiError>;
 
     /// Create a ticket
     async fn create_ticket(
         &self,
         ticket_create: models::TicketCreate,
+        idempotency_key: Option<String>,
         ) -> Result<CreateTicketResponse, ApiError>;
 
     /// Create a ticket (deprecated alias of POST /tickets)
     async fn create_ticket_legacy(
         &self,
         ticket_create: models::TicketCreate,
+        idempotency_key: Option<String>,
         ) -> Result<CreateTicketLegacyResponse, ApiError>;
 
     /// Read a ticket
@@ -391,6 +521,15 @@ impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ApiNoContext<C> for Contex
         self.api().get_docs_asset(file, &context).await
     }
 
+    /// Metrics for Prometheus
+    async fn get_metrics(
+        &self,
+        ) -> Result<GetMetricsResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().get_metrics(&context).await
+    }
+
     /// Check health
     async fn health_check(
         &self,
@@ -400,35 +539,61 @@ impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ApiNoContext<C> for Contex
         self.api().health_check(&context).await
     }
 
+    /// List a ticket's purchases
+    async fn list_purchases(
+        &self,
+        id: u64,
+        limit: Option<u32>,
+        cursor: Option<String>,
+        ) -> Result<ListPurchasesResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().list_purchases(id, limit, cursor, &context).await
+    }
+
     /// Buy tickets
     async fn purchase_tickets(
         &self,
         id: u64,
         purchase_create: models::PurchaseCreate,
+        idempotency_key: Option<String>,
         ) -> Result<PurchaseTicketsResponse, ApiError>
     {
         let context = self.context().clone();
-        self.api().purchase_tickets(id, purchase_create, &context).await
+        self.api().purchase_tickets(id, purchase_create, idempotency_key, &context).await
+    }
+
+    /// Read a purchase
+    async fn get_purchase(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+        ) -> Result<GetPurchaseResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().get_purchase(id, purchase_id, &context).await
     }
 
     /// Create a ticket
     async fn create_ticket(
         &self,
         ticket_create: models::TicketCreate,
+        idempotency_key: Option<String>,
         ) -> Result<CreateTicketResponse, ApiError>
     {
         let context = self.context().clone();
-        self.api().create_ticket(ticket_create, &context).await
+        self.api().create_ticket(ticket_create, idempotency_key, &context).await
     }
 
     /// Create a ticket (deprecated alias of POST /tickets)
     async fn create_ticket_legacy(
         &self,
         ticket_create: models::TicketCreate,
+        idempotency_key: Option<String>,
         ) -> Result<CreateTicketLegacyResponse, ApiError>
     {
         let context = self.context().clone();
-        self.api().create_ticket_legacy(ticket_create, &context).await
+        self.api().create_ticket_legacy(ticket_create, idempotency_key, &context).await
     }
 
     /// Read a ticket

@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod healthcheck;
 pub mod http;
+pub mod metrics;
 pub mod problem;
 pub mod startup;
 pub mod storage;

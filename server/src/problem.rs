@@ -16,6 +16,8 @@ pub enum ProblemKind {
     InvalidRequest,
     NotFound,
     NotEnoughTickets,
+    RequestInFlight,
+    IdempotencyKeyReused,
     MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -28,7 +30,8 @@ impl ProblemKind {
         match self {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::NotEnoughTickets => StatusCode::CONFLICT,
+            Self::NotEnoughTickets | Self::RequestInFlight => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -43,6 +46,8 @@ impl ProblemKind {
             Self::InvalidRequest => "/problems/invalid-request",
             Self::NotFound => "/problems/not-found",
             Self::NotEnoughTickets => "/problems/not-enough-tickets",
+            Self::RequestInFlight => "/problems/request-in-flight",
+            Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::MethodNotAllowed => "/problems/method-not-allowed",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
@@ -56,6 +61,8 @@ impl ProblemKind {
             Self::InvalidRequest => "Invalid request",
             Self::NotFound => "Not found",
             Self::NotEnoughTickets => "Not enough tickets left",
+            Self::RequestInFlight => "Request in flight",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
@@ -108,8 +115,8 @@ pub fn body_field(pointer: String, detail: impl Into<String>) -> models::FieldEr
     }
 }
 
-/// An invalid path parameter.
-pub fn path_parameter(invalid: &InvalidField) -> models::FieldError {
+/// An invalid parameter: in the path, the query or a header.
+pub fn parameter(invalid: &InvalidField) -> models::FieldError {
     models::FieldError {
         pointer: None,
         parameter: Some(invalid.field.to_owned()),
@@ -134,6 +141,8 @@ mod tests {
     #[case(ProblemKind::InvalidRequest, 400)]
     #[case(ProblemKind::NotFound, 404)]
     #[case(ProblemKind::NotEnoughTickets, 409)]
+    #[case(ProblemKind::RequestInFlight, 409)]
+    #[case(ProblemKind::IdempotencyKeyReused, 422)]
     #[case(ProblemKind::MethodNotAllowed, 405)]
     #[case(ProblemKind::PayloadTooLarge, 413)]
     #[case(ProblemKind::UnsupportedMediaType, 415)]

@@ -17,7 +17,11 @@ use tokio::sync::Semaphore;
 use crate::api::TicketsApi;
 use crate::config::Config;
 use crate::http::Edge;
+use crate::metrics::Metrics;
 use crate::storage::{self, Pool};
+
+/// How often expired idempotency keys are deleted.
+const KEY_CLEANUP_INTERVAL: Duration = Duration::from_secs(600);
 
 /// How long the server keeps trying to reach the database at start.
 const STARTUP_DATABASE_WAIT: Duration = Duration::from_secs(30);
@@ -28,6 +32,8 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     edge: Arc<Edge>,
+    pool: Pool,
+    idempotency_key_ttl: Duration,
     shutdown_grace: Duration,
     header_read_timeout: Duration,
     connection_slots: Arc<Semaphore>,
@@ -50,10 +56,20 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.listen_addr))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
+        let metrics = Arc::new(Metrics::new());
         Ok(Self {
             listener,
             local_addr,
-            edge: Arc::new(Edge::new(TicketsApi::new(pool))),
+            edge: Arc::new(Edge::new(
+                TicketsApi::new(
+                    pool.clone(),
+                    Arc::clone(&metrics),
+                    config.idempotency_key_ttl,
+                ),
+                metrics,
+            )),
+            pool,
+            idempotency_key_ttl: config.idempotency_key_ttl,
             shutdown_grace: config.shutdown_grace,
             header_read_timeout: config.header_read_timeout,
             connection_slots: Arc::new(Semaphore::new(config.max_connections)),
@@ -70,6 +86,10 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening");
         let graceful = GracefulShutdown::new();
+        let cleanup = tokio::spawn(forget_expired_keys(
+            self.pool.clone(),
+            self.idempotency_key_ttl,
+        ));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             // At the connection cap, stop accepting until one closes.
@@ -112,6 +132,7 @@ impl Application {
             }
         }
         drop(self.listener);
+        cleanup.abort();
         tracing::info!("shutting down: finishing requests in flight");
         if tokio::time::timeout(self.shutdown_grace, graceful.shutdown())
             .await
@@ -121,6 +142,21 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Deletes expired idempotency keys now and then, for as long as it runs.
+async fn forget_expired_keys(pool: Pool, ttl: Duration) {
+    let mut every = tokio::time::interval(KEY_CLEANUP_INTERVAL);
+    loop {
+        every.tick().await;
+        match storage::idempotency::forget_expired(&pool, ttl).await {
+            Ok(0) => {}
+            Ok(forgotten) => tracing::info!(forgotten, "expired idempotency keys deleted"),
+            Err(error) => {
+                tracing::warn!(error = %error, "deleting expired idempotency keys failed");
+            }
+        }
     }
 }
 

@@ -29,8 +29,11 @@ use crate::{Api,
      GetOpenapiJsonResponse,
      GetOpenapiYamlResponse,
      GetDocsAssetResponse,
+     GetMetricsResponse,
      HealthCheckResponse,
+     ListPurchasesResponse,
      PurchaseTicketsResponse,
+     GetPurchaseResponse,
      CreateTicketResponse,
      CreateTicketLegacyResponse,
      GetTicketResponse
@@ -46,11 +49,13 @@ mod paths {
             r"^/docs$",
             r"^/docs/assets/(?P<file>[^/?#]*)$",
             r"^/healthz$",
+            r"^/metrics$",
             r"^/openapi.json$",
             r"^/openapi.yaml$",
             r"^/tickets$",
             r"^/tickets/(?P<id>[^/?#]*)$",
             r"^/tickets/(?P<id>[^/?#]*)/purchases$",
+            r"^/tickets/(?P<id>[^/?#]*)/purchases/(?P<purchase_id>[^/?#]*)$",
             r"^/ticketsuser$"
         ])
         .expect("Unable to create global regex set");
@@ -64,24 +69,32 @@ mod paths {
                 .expect("Unable to create regex for DOCS_ASSETS_FILE");
     }
     pub(crate) static ID_HEALTHZ: usize = 2;
-    pub(crate) static ID_OPENAPI_JSON: usize = 3;
-    pub(crate) static ID_OPENAPI_YAML: usize = 4;
-    pub(crate) static ID_TICKETS: usize = 5;
-    pub(crate) static ID_TICKETS_ID: usize = 6;
+    pub(crate) static ID_METRICS: usize = 3;
+    pub(crate) static ID_OPENAPI_JSON: usize = 4;
+    pub(crate) static ID_OPENAPI_YAML: usize = 5;
+    pub(crate) static ID_TICKETS: usize = 6;
+    pub(crate) static ID_TICKETS_ID: usize = 7;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)$")
                 .expect("Unable to create regex for TICKETS_ID");
     }
-    pub(crate) static ID_TICKETS_ID_PURCHASES: usize = 7;
+    pub(crate) static ID_TICKETS_ID_PURCHASES: usize = 8;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_PURCHASES: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/purchases$")
                 .expect("Unable to create regex for TICKETS_ID_PURCHASES");
     }
-    pub(crate) static ID_TICKETSUSER: usize = 8;
+    pub(crate) static ID_TICKETS_ID_PURCHASES_PURCHASE_ID: usize = 9;
+    lazy_static! {
+        pub static ref REGEX_TICKETS_ID_PURCHASES_PURCHASE_ID: regex::Regex =
+            #[allow(clippy::invalid_regex)]
+            regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/purchases/(?P<purchase_id>[^/?#]*)$")
+                .expect("Unable to create regex for TICKETS_ID_PURCHASES_PURCHASE_ID");
+    }
+    pub(crate) static ID_TICKETSUSER: usize = 10;
 }
 
 
@@ -279,14 +292,29 @@ impl<T, C, ReqBody> hyper::service::Service<(Request<ReqBody>, C)> for Service<T
                 handle_get_docs_asset(api_impl, uri, headers, body, context, validation).await
             },
 
+            // GetMetrics - GET /metrics
+            hyper::Method::GET if path.matched(paths::ID_METRICS) => {
+                handle_get_metrics(api_impl, uri, headers, body, context, validation).await
+            },
+
             // HealthCheck - GET /healthz
             hyper::Method::GET if path.matched(paths::ID_HEALTHZ) => {
                 handle_health_check(api_impl, uri, headers, body, context, validation).await
             },
 
+            // ListPurchases - GET /tickets/{id}/purchases
+            hyper::Method::GET if path.matched(paths::ID_TICKETS_ID_PURCHASES) => {
+                handle_list_purchases(api_impl, uri, headers, body, context, validation).await
+            },
+
             // PurchaseTickets - POST /tickets/{id}/purchases
             hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES) => {
                 handle_purchase_tickets(api_impl, uri, headers, body, context, validation).await
+            },
+
+            // GetPurchase - GET /tickets/{id}/purchases/{purchase_id}
+            hyper::Method::GET if path.matched(paths::ID_TICKETS_ID_PURCHASES_PURCHASE_ID) => {
+                handle_get_purchase(api_impl, uri, headers, body, context, validation).await
             },
 
             // CreateTicket - POST /tickets
@@ -307,11 +335,13 @@ impl<T, C, ReqBody> hyper::service::Service<(Request<ReqBody>, C)> for Service<T
             _ if path.matched(paths::ID_DOCS) => method_not_allowed(),
             _ if path.matched(paths::ID_DOCS_ASSETS_FILE) => method_not_allowed(),
             _ if path.matched(paths::ID_HEALTHZ) => method_not_allowed(),
+            _ if path.matched(paths::ID_METRICS) => method_not_allowed(),
             _ if path.matched(paths::ID_OPENAPI_JSON) => method_not_allowed(),
             _ if path.matched(paths::ID_OPENAPI_YAML) => method_not_allowed(),
             _ if path.matched(paths::ID_TICKETS) => method_not_allowed(),
             _ if path.matched(paths::ID_TICKETS_ID) => method_not_allowed(),
             _ if path.matched(paths::ID_TICKETS_ID_PURCHASES) => method_not_allowed(),
+            _ if path.matched(paths::ID_TICKETS_ID_PURCHASES_PURCHASE_ID) => method_not_allowed(),
             _ if path.matched(paths::ID_TICKETSUSER) => method_not_allowed(),
                 _ => Ok(Response::builder().status(StatusCode::NOT_FOUND)
                         .body(BoxBody::new(http_body_util::Empty::new()))
@@ -641,6 +671,72 @@ where
 }
 
 #[allow(unused_variables)]
+async fn handle_get_metrics<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                                let result = api_impl.get_metrics(
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                GetMetricsResponse::Metrics
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("text/plain"));
+                                                    // Plain text Body
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetMetricsResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
 async fn handle_health_check<T, C, ReqBody>(
     mut api_impl: T,
     uri: hyper::Uri,
@@ -720,6 +816,176 @@ where
 }
 
 #[allow(unused_variables)]
+async fn handle_list_purchases<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_TICKETS_ID_PURCHASES
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE TICKETS_ID_PURCHASES in set but failed match against \"{}\"", path, paths::REGEX_TICKETS_ID_PURCHASES.as_str())
+                    );
+
+                let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes()).decode_utf8() {
+                    Ok(param_id) => match param_id.parse::<u64>() {
+                        Ok(param_id) => param_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                // Query parameters (note that non-required or collection query parameters will ignore garbage values, rather than causing a 400 response)
+                let query_params = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).collect::<Vec<_>>();
+                let param_limit = query_params.iter().filter(|e| e.0 == "limit").map(|e| e.1.clone())
+                    .next();
+                let param_limit = match param_limit {
+                    Some(param_limit) => {
+                        let param_limit =
+                            <u32 as std::str::FromStr>::from_str
+                                (&param_limit);
+                        match param_limit {
+                            Ok(param_limit) => Some(param_limit),
+                            Err(e) => return Ok(Response::builder()
+                                .status(StatusCode::BAD_REQUEST)
+                                .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                .body(body_from_string(format!("Couldn't parse query parameter limit - doesn't match schema: {e}")))
+                                .expect("Unable to create Bad Request response for invalid query parameter limit")),
+                        }
+                    },
+                    None => None,
+                };
+                let param_cursor = query_params.iter().filter(|e| e.0 == "cursor").map(|e| e.1.clone())
+                    .next();
+                let param_cursor = match param_cursor {
+                    Some(param_cursor) => {
+                        let param_cursor =
+                            <String as std::str::FromStr>::from_str
+                                (&param_cursor);
+                        match param_cursor {
+                            Ok(param_cursor) => Some(param_cursor),
+                            Err(e) => return Ok(Response::builder()
+                                .status(StatusCode::BAD_REQUEST)
+                                .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                .body(body_from_string(format!("Couldn't parse query parameter cursor - doesn't match schema: {e}")))
+                                .expect("Unable to create Bad Request response for invalid query parameter cursor")),
+                        }
+                    },
+                    None => None,
+                };
+
+                                let result = api_impl.list_purchases(
+                                            param_id,
+                                            param_limit,
+                                            param_cursor,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                ListPurchasesResponse::Page
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ListPurchasesResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ListPurchasesResponse::NotFound
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ListPurchasesResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ListPurchasesResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
 async fn handle_purchase_tickets<T, C, ReqBody>(
     mut api_impl: T,
     uri: hyper::Uri,
@@ -760,6 +1026,27 @@ where
                                         .expect("Unable to create Bad Request response for invalid percent decode"))
                 };
 
+                // Header parameters
+                let param_idempotency_key = headers.get(HeaderName::from_static("idempotency-key"));
+
+                let param_idempotency_key = match param_idempotency_key {
+                    Some(v) => match header::IntoHeaderValue::<String>::try_from((*v).clone()) {
+                        Ok(result) =>
+                            Some(result.0),
+                        Err(err) => {
+                            return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Invalid header Idempotency-Key - {err}")))
+                                        .expect("Unable to create Bad Request response for invalid header Idempotency-Key"));
+
+                        },
+                    },
+                    None => {
+                        None
+                    }
+                };
+
                 // Handle body parameters (note that non-required body parameters will ignore garbage
                 // values, rather than causing a 400 response). Produce warning header and logs for
                 // any unused fields.
@@ -798,6 +1085,7 @@ where
                                 let result = api_impl.purchase_tickets(
                                             param_id,
                                             param_purchase_create,
+                                            param_idempotency_key,
                                         &context
                                     ).await;
                                 let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
@@ -815,8 +1103,27 @@ where
                                         match result {
                                             Ok(rsp) => match rsp {
                                                 PurchaseTicketsResponse::Purchased
+                                                    {
+                                                        location
+                                                    }
                                                 => {
                                                     *response.status_mut() = StatusCode::from_u16(201).expect("Unable to turn 201 into a StatusCode");
+
+                                                    let location = match header::IntoHeaderValue(location).try_into() {
+                                                        Ok(val) => val,
+                                                        Err(e) => {
+                                                            return Ok(Response::builder()
+                                                                    .status(StatusCode::INTERNAL_SERVER_ERROR)
+                                                                    .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                                                    .body(body_from_string(format!("An internal server error occurred handling location header - {e}")))
+                                                                    .expect("Unable to create Internal Server Error for invalid response header"))
+                                                        }
+                                                    };
+
+                                                    response.headers_mut().insert(
+                                                        HeaderName::from_static("location"),
+                                                        location
+                                                    );
 
                                                 },
                                                 PurchaseTicketsResponse::BadRequest
@@ -879,6 +1186,18 @@ where
                                                     *response.body_mut() = body_from_string(body);
 
                                                 },
+                                                PurchaseTicketsResponse::KeyReused
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(422).expect("Unable to turn 422 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
                                                 PurchaseTicketsResponse::InternalError
                                                     (body)
                                                 => {
@@ -927,6 +1246,152 @@ where
 }
 
 #[allow(unused_variables)]
+async fn handle_get_purchase<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_TICKETS_ID_PURCHASES_PURCHASE_ID
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE TICKETS_ID_PURCHASES_PURCHASE_ID in set but failed match against \"{}\"", path, paths::REGEX_TICKETS_ID_PURCHASES_PURCHASE_ID.as_str())
+                    );
+
+                let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes()).decode_utf8() {
+                    Ok(param_id) => match param_id.parse::<u64>() {
+                        Ok(param_id) => param_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                let param_purchase_id = match percent_encoding::percent_decode(path_params["purchase_id"].as_bytes()).decode_utf8() {
+                    Ok(param_purchase_id) => match param_purchase_id.parse::<uuid::Uuid>() {
+                        Ok(param_purchase_id) => param_purchase_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter purchase_id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["purchase_id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                                let result = api_impl.get_purchase(
+                                            param_id,
+                                            param_purchase_id,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                GetPurchaseResponse::Found
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetPurchaseResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetPurchaseResponse::NotFound
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetPurchaseResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetPurchaseResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
 async fn handle_create_ticket<T, C, ReqBody>(
     mut api_impl: T,
     uri: hyper::Uri,
@@ -942,6 +1407,27 @@ where
     ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
     ReqBody::Data: Send,
 {
+                // Header parameters
+                let param_idempotency_key = headers.get(HeaderName::from_static("idempotency-key"));
+
+                let param_idempotency_key = match param_idempotency_key {
+                    Some(v) => match header::IntoHeaderValue::<String>::try_from((*v).clone()) {
+                        Ok(result) =>
+                            Some(result.0),
+                        Err(err) => {
+                            return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Invalid header Idempotency-Key - {err}")))
+                                        .expect("Unable to create Bad Request response for invalid header Idempotency-Key"));
+
+                        },
+                    },
+                    None => {
+                        None
+                    }
+                };
+
                 // Handle body parameters (note that non-required body parameters will ignore garbage
                 // values, rather than causing a 400 response). Produce warning header and logs for
                 // any unused fields.
@@ -979,6 +1465,7 @@ where
 
                                 let result = api_impl.create_ticket(
                                             param_ticket_create,
+                                            param_idempotency_key,
                                         &context
                                     ).await;
                                 let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
@@ -1038,6 +1525,18 @@ where
                                                     *response.body_mut() = body_from_string(body);
 
                                                 },
+                                                CreateTicketResponse::InFlight
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(409).expect("Unable to turn 409 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
                                                 CreateTicketResponse::PayloadTooLarge
                                                     (body)
                                                 => {
@@ -1054,6 +1553,18 @@ where
                                                     (body)
                                                 => {
                                                     *response.status_mut() = StatusCode::from_u16(415).expect("Unable to turn 415 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketResponse::KeyReused
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(422).expect("Unable to turn 422 into a StatusCode");
                                                     response.headers_mut().insert(
                                                         CONTENT_TYPE,
                                                         HeaderValue::from_static("application/problem+json"));
@@ -1125,6 +1636,27 @@ where
     ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
     ReqBody::Data: Send,
 {
+                // Header parameters
+                let param_idempotency_key = headers.get(HeaderName::from_static("idempotency-key"));
+
+                let param_idempotency_key = match param_idempotency_key {
+                    Some(v) => match header::IntoHeaderValue::<String>::try_from((*v).clone()) {
+                        Ok(result) =>
+                            Some(result.0),
+                        Err(err) => {
+                            return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Invalid header Idempotency-Key - {err}")))
+                                        .expect("Unable to create Bad Request response for invalid header Idempotency-Key"));
+
+                        },
+                    },
+                    None => {
+                        None
+                    }
+                };
+
                 // Handle body parameters (note that non-required body parameters will ignore garbage
                 // values, rather than causing a 400 response). Produce warning header and logs for
                 // any unused fields.
@@ -1162,6 +1694,7 @@ where
 
                                 let result = api_impl.create_ticket_legacy(
                                             param_ticket_create,
+                                            param_idempotency_key,
                                         &context
                                     ).await;
                                 let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
@@ -1221,6 +1754,18 @@ where
                                                     *response.body_mut() = body_from_string(body);
 
                                                 },
+                                                CreateTicketLegacyResponse::InFlight
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(409).expect("Unable to turn 409 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
                                                 CreateTicketLegacyResponse::PayloadTooLarge
                                                     (body)
                                                 => {
@@ -1237,6 +1782,18 @@ where
                                                     (body)
                                                 => {
                                                     *response.status_mut() = StatusCode::from_u16(415).expect("Unable to turn 415 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateTicketLegacyResponse::KeyReused
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(422).expect("Unable to turn 422 into a StatusCode");
                                                     response.headers_mut().insert(
                                                         CONTENT_TYPE,
                                                         HeaderValue::from_static("application/problem+json"));
@@ -1435,10 +1992,16 @@ impl<T> RequestParser<T> for ApiRequestParser {
             hyper::Method::GET if path.matched(paths::ID_OPENAPI_YAML) => Some("GetOpenapiYaml"),
             // GetDocsAsset - GET /docs/assets/{file}
             hyper::Method::GET if path.matched(paths::ID_DOCS_ASSETS_FILE) => Some("GetDocsAsset"),
+            // GetMetrics - GET /metrics
+            hyper::Method::GET if path.matched(paths::ID_METRICS) => Some("GetMetrics"),
             // HealthCheck - GET /healthz
             hyper::Method::GET if path.matched(paths::ID_HEALTHZ) => Some("HealthCheck"),
+            // ListPurchases - GET /tickets/{id}/purchases
+            hyper::Method::GET if path.matched(paths::ID_TICKETS_ID_PURCHASES) => Some("ListPurchases"),
             // PurchaseTickets - POST /tickets/{id}/purchases
             hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES) => Some("PurchaseTickets"),
+            // GetPurchase - GET /tickets/{id}/purchases/{purchase_id}
+            hyper::Method::GET if path.matched(paths::ID_TICKETS_ID_PURCHASES_PURCHASE_ID) => Some("GetPurchase"),
             // CreateTicket - POST /tickets
             hyper::Method::POST if path.matched(paths::ID_TICKETS) => Some("CreateTicket"),
             // CreateTicketLegacy - POST /ticketsuser

@@ -1,6 +1,6 @@
 use tickets_api::{
-    CreateTicketLegacyResponse, CreateTicketResponse, GetTicketResponse, PurchaseTicketsResponse,
-    models,
+    CreateTicketLegacyResponse, CreateTicketResponse, GetPurchaseResponse, GetTicketResponse,
+    ListPurchasesResponse, PurchaseTicketsResponse, models,
 };
 
 use crate::domain::TicketId;
@@ -14,8 +14,17 @@ pub enum ApiError {
     InvalidRequest(Vec<models::FieldError>),
     #[error("no ticket has id {0}")]
     TicketNotFound(TicketId),
+    #[error("ticket {ticket} has no purchase {purchase_id}")]
+    PurchaseNotFound {
+        ticket: TicketId,
+        purchase_id: uuid::Uuid,
+    },
     #[error("{requested} tickets requested, {remaining} left")]
     NotEnoughTickets { requested: i32, remaining: i32 },
+    #[error("a request with this idempotency key is in flight")]
+    InFlight,
+    #[error("the idempotency key was used for another request")]
+    KeyReused,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -29,6 +38,11 @@ impl ApiError {
             Self::TicketNotFound(id) => {
                 ProblemKind::NotFound.with_detail(format!("No ticket has id {id}"))
             }
+            Self::PurchaseNotFound {
+                ticket,
+                purchase_id,
+            } => ProblemKind::NotFound
+                .with_detail(format!("Ticket {ticket} has no purchase {purchase_id}")),
             Self::NotEnoughTickets {
                 requested,
                 remaining,
@@ -40,6 +54,11 @@ impl ApiError {
                     plural(remaining, "is", "are"),
                 ))
             },
+            Self::InFlight => ProblemKind::RequestInFlight.with_detail(
+                "A request with this Idempotency-Key is still being processed; retry later",
+            ),
+            Self::KeyReused => ProblemKind::IdempotencyKeyReused
+                .with_detail("This Idempotency-Key was used for a different request"),
             Self::Storage(error) if error.is_unavailable() => {
                 tracing::warn!(error = %error, cause = ?error, "database unavailable");
                 problem::unavailable()
@@ -56,13 +75,21 @@ fn plural(n: i32, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
 }
 
-/// Maps an [`ApiError`] onto an operation's response enum, by the problem's
-/// status; a status the operation does not declare is a bug, answered 500.
-macro_rules! responses_from_api_error {
+/// An operation's response enum seen through its problem variants.
+pub trait ProblemResponse: Sized {
+    /// The variant for `problem`'s status; a status the operation does not
+    /// declare is a bug, answered 500.
+    fn from_problem(problem: models::Problem) -> Self;
+    /// The problem this response carries, if it is an error.
+    fn problem(&self) -> Option<&models::Problem>;
+}
+
+/// Implements [`ProblemResponse`] and `From<ApiError>` for response enums,
+/// given the problem variant of each status they declare.
+macro_rules! problem_responses {
     ($($response:ident { $($status:literal => $variant:ident),+ $(,)? })+) => {$(
-        impl From<ApiError> for $response {
-            fn from(error: ApiError) -> Self {
-                let problem = error.into_problem();
+        impl ProblemResponse for $response {
+            fn from_problem(problem: models::Problem) -> Self {
                 match problem.status {
                     $($status => Self::$variant(problem),)+
                     status => {
@@ -71,17 +98,38 @@ macro_rules! responses_from_api_error {
                     }
                 }
             }
+
+            fn problem(&self) -> Option<&models::Problem> {
+                match self {
+                    $(Self::$variant(problem))|+ => Some(problem),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+        }
+
+        impl From<ApiError> for $response {
+            fn from(error: ApiError) -> Self {
+                Self::from_problem(error.into_problem())
+            }
         }
     )+};
 }
 
-responses_from_api_error! {
-    CreateTicketResponse { 400 => BadRequest, 500 => InternalError, 503 => Unavailable }
-    CreateTicketLegacyResponse { 400 => BadRequest, 500 => InternalError, 503 => Unavailable }
+problem_responses! {
+    CreateTicketResponse {
+        400 => BadRequest, 409 => InFlight, 422 => KeyReused, 500 => InternalError, 503 => Unavailable,
+    }
+    CreateTicketLegacyResponse {
+        400 => BadRequest, 409 => InFlight, 422 => KeyReused, 500 => InternalError, 503 => Unavailable,
+    }
     GetTicketResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
     PurchaseTicketsResponse {
-        400 => BadRequest, 404 => NotFound, 409 => NotEnoughTickets, 500 => InternalError, 503 => Unavailable,
+        400 => BadRequest, 404 => NotFound, 409 => NotEnoughTickets, 422 => KeyReused, 500 => InternalError,
+        503 => Unavailable,
     }
+    ListPurchasesResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
+    GetPurchaseResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
 }
 
 #[cfg(test)]
@@ -127,10 +175,10 @@ mod tests {
 
     #[test]
     fn a_status_the_operation_does_not_declare_becomes_a_500() {
-        let response = CreateTicketResponse::from(ApiError::NotEnoughTickets {
+        let response = GetTicketResponse::from(ApiError::NotEnoughTickets {
             requested: 1,
             remaining: 0,
         });
-        assert!(matches!(response, CreateTicketResponse::InternalError(_)));
+        assert!(matches!(response, GetTicketResponse::InternalError(_)));
     }
 }

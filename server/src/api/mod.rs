@@ -4,99 +4,78 @@
 
 mod docs;
 mod error;
+mod purchases;
+mod replay;
+mod tickets;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use swagger::ApiError as GeneratedApiError;
 use tickets_api::{
     Api, CreateTicketLegacyResponse, CreateTicketResponse, GetDocsAssetResponse, GetDocsResponse,
-    GetOpenapiJsonResponse, GetOpenapiYamlResponse, GetTicketResponse, HealthCheckResponse,
-    PurchaseTicketsResponse, models,
+    GetMetricsResponse, GetOpenapiJsonResponse, GetOpenapiYamlResponse, GetPurchaseResponse,
+    GetTicketResponse, HealthCheckResponse, ListPurchasesResponse, PurchaseTicketsResponse, models,
 };
 
 pub use error::ApiError;
 
-use crate::domain::{NewTicket, PurchaseRequest, TicketId};
+use crate::domain::{IdempotencyKey, InvalidField, TicketId, field};
+use crate::metrics::Metrics;
 use crate::problem;
-use crate::storage::{self, Pool, PurchaseOutcome, PurchaseQueue};
+use crate::storage::{self, Pool, PurchaseQueue};
 
 /// The service's implementation of the API.
 #[derive(Debug, Clone)]
 pub struct TicketsApi {
     pool: Pool,
     purchases: Arc<PurchaseQueue>,
+    metrics: Arc<Metrics>,
+    idempotency_key_ttl: Duration,
 }
 
 impl TicketsApi {
-    pub fn new(pool: Pool) -> Self {
+    pub fn new(pool: Pool, metrics: Arc<Metrics>, idempotency_key_ttl: Duration) -> Self {
         Self {
-            purchases: PurchaseQueue::new(pool.clone()),
+            purchases: PurchaseQueue::new(pool.clone(), metrics.purchase_batch_size.clone()),
             pool,
+            metrics,
+            idempotency_key_ttl,
         }
     }
+}
 
-    async fn create(
-        &self,
-        request: models::TicketCreate,
-    ) -> Result<(models::Ticket, String), ApiError> {
-        let ticket = NewTicket::try_from(request)
-            .map_err(|e| ApiError::InvalidRequest(problem::body_fields(e)))?;
-        let created = storage::tickets::create_ticket(&self.pool, &ticket).await?;
-        let location = format!("/tickets/{}", created.id);
-        tracing::info!(
-            ticket_id = created.id,
-            allocation = created.remaining,
-            "ticket created"
-        );
-        Ok((ticket_model(created), location))
-    }
+/// A parameter (path, query or header) as a domain value, or the 400 naming it.
+fn parameter<T, V>(name: &'static str, raw: V) -> Result<T, ApiError>
+where
+    T: TryFrom<V, Error = String>,
+{
+    field(name, raw).map_err(|invalid| ApiError::InvalidRequest(vec![problem::parameter(&invalid)]))
+}
 
-    async fn get(&self, id: u64) -> Result<models::Ticket, ApiError> {
-        let id = ticket_id(id)?;
-        storage::tickets::find_ticket(&self.pool, id)
-            .await?
-            .map(ticket_model)
-            .ok_or(ApiError::TicketNotFound(id))
-    }
+/// The 400 for parameter `name`, which must be as `reason` says.
+fn invalid_parameter(name: &'static str, reason: String) -> ApiError {
+    ApiError::InvalidRequest(vec![problem::parameter(&InvalidField {
+        field: name,
+        reason,
+    })])
+}
 
-    async fn purchase(&self, id: u64, request: models::PurchaseCreate) -> Result<(), ApiError> {
-        let id = ticket_id(id)?;
-        let request = PurchaseRequest::try_from(request)
-            .map_err(|e| ApiError::InvalidRequest(problem::body_fields(e)))?;
-        match self.purchases.purchase(id, request).await? {
-            PurchaseOutcome::Purchased => {
-                tracing::info!(ticket_id = %id, quantity = request.quantity.get(), "tickets purchased");
-                Ok(())
-            }
-            PurchaseOutcome::NotEnoughLeft { remaining } => Err(ApiError::NotEnoughTickets {
-                requested: request.quantity.get(),
-                remaining,
-            }),
-            PurchaseOutcome::UnknownTicket => Err(ApiError::TicketNotFound(id)),
-        }
-    }
+/// The body as a domain value, or the 400 listing every invalid field.
+fn body<T, M>(model: M) -> Result<T, ApiError>
+where
+    T: TryFrom<M, Error = Vec<InvalidField>>,
+{
+    T::try_from(model).map_err(|invalid| ApiError::InvalidRequest(problem::body_fields(invalid)))
 }
 
 fn ticket_id(raw: u64) -> Result<TicketId, ApiError> {
-    TicketId::try_from(raw).map_err(|reason| {
-        ApiError::InvalidRequest(vec![problem::path_parameter(
-            &crate::domain::InvalidField {
-                field: "id",
-                reason,
-            },
-        )])
-    })
+    parameter("id", raw)
 }
 
-fn ticket_model(ticket: storage::Ticket) -> models::Ticket {
-    models::Ticket {
-        id: ticket.id,
-        name: ticket.name,
-        desc: ticket.description,
-        // The database's CHECK keeps `remaining` at 0 or more.
-        allocation: ticket.remaining.unsigned_abs(),
-    }
+fn idempotency_key(raw: Option<String>) -> Result<Option<IdempotencyKey>, ApiError> {
+    raw.map(|raw| parameter("Idempotency-Key", raw)).transpose()
 }
 
 #[async_trait]
@@ -111,38 +90,30 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         })
     }
 
-    async fn purchase_tickets(
-        &self,
-        id: u64,
-        purchase_create: models::PurchaseCreate,
-        _context: &C,
-    ) -> Result<PurchaseTicketsResponse, GeneratedApiError> {
-        Ok(match self.purchase(id, purchase_create).await {
-            Ok(()) => PurchaseTicketsResponse::Purchased,
-            Err(error) => error.into(),
-        })
+    async fn get_metrics(&self, _context: &C) -> Result<GetMetricsResponse, GeneratedApiError> {
+        Ok(GetMetricsResponse::Metrics(self.metrics.render(&self.pool)))
     }
 
     async fn create_ticket(
         &self,
         ticket_create: models::TicketCreate,
+        idempotency_key: Option<String>,
         _context: &C,
     ) -> Result<CreateTicketResponse, GeneratedApiError> {
-        Ok(match self.create(ticket_create).await {
-            Ok((body, location)) => CreateTicketResponse::Created { body, location },
-            Err(error) => error.into(),
-        })
+        Ok(self
+            .create("/tickets", ticket_create, idempotency_key)
+            .await)
     }
 
     async fn create_ticket_legacy(
         &self,
         ticket_create: models::TicketCreate,
+        idempotency_key: Option<String>,
         _context: &C,
     ) -> Result<CreateTicketLegacyResponse, GeneratedApiError> {
-        Ok(match self.create(ticket_create).await {
-            Ok((body, location)) => CreateTicketLegacyResponse::Created { body, location },
-            Err(error) => error.into(),
-        })
+        Ok(self
+            .create("/ticketsuser", ticket_create, idempotency_key)
+            .await)
     }
 
     async fn get_ticket(
@@ -152,6 +123,41 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
     ) -> Result<GetTicketResponse, GeneratedApiError> {
         Ok(match self.get(id).await {
             Ok(ticket) => GetTicketResponse::Found(ticket),
+            Err(error) => error.into(),
+        })
+    }
+
+    async fn purchase_tickets(
+        &self,
+        id: u64,
+        purchase_create: models::PurchaseCreate,
+        idempotency_key: Option<String>,
+        _context: &C,
+    ) -> Result<PurchaseTicketsResponse, GeneratedApiError> {
+        Ok(self.purchase(id, purchase_create, idempotency_key).await)
+    }
+
+    async fn list_purchases(
+        &self,
+        id: u64,
+        limit: Option<u32>,
+        cursor: Option<String>,
+        _context: &C,
+    ) -> Result<ListPurchasesResponse, GeneratedApiError> {
+        Ok(match self.list(id, limit, cursor).await {
+            Ok(page) => ListPurchasesResponse::Page(page),
+            Err(error) => error.into(),
+        })
+    }
+
+    async fn get_purchase(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+        _context: &C,
+    ) -> Result<GetPurchaseResponse, GeneratedApiError> {
+        Ok(match self.get_purchase_record(id, purchase_id).await {
+            Ok(purchase) => GetPurchaseResponse::Found(purchase),
             Err(error) => error.into(),
         })
     }

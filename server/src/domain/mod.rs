@@ -3,6 +3,7 @@
 //! values at the edge through `TryFrom`.
 
 mod allocation;
+mod idempotency_key;
 mod new_ticket;
 mod purchase_request;
 mod quantity;
@@ -10,6 +11,7 @@ mod ticket_id;
 mod ticket_text;
 
 pub use allocation::Allocation;
+pub use idempotency_key::IdempotencyKey;
 pub use new_ticket::NewTicket;
 pub use purchase_request::PurchaseRequest;
 pub use quantity::Quantity;
@@ -27,7 +29,7 @@ pub struct InvalidField {
 }
 
 /// Parses `value` as a `T`, naming `field` in the error.
-fn field<T, V>(field: &'static str, value: V) -> Result<T, InvalidField>
+pub fn field<T, V>(field: &'static str, value: V) -> Result<T, InvalidField>
 where
     T: TryFrom<V, Error = String>,
 {

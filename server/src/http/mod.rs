@@ -5,8 +5,10 @@
 
 mod context;
 mod rejection;
+mod route;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -22,9 +24,10 @@ use tickets_api::models;
 use tracing::Instrument;
 
 pub use context::RequestContext;
-use rejection::Route;
+use route::Route;
 
 use crate::api::TicketsApi;
+use crate::metrics::Metrics;
 use crate::problem::{self, ProblemKind};
 
 /// The largest request body accepted; larger ones get 413.
@@ -44,6 +47,7 @@ type GeneratedService = tickets_api::server::Service<TicketsApi, RequestContext>
 #[derive(Clone)]
 pub struct Edge {
     generated: GeneratedService,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Edge {
@@ -53,14 +57,17 @@ impl std::fmt::Debug for Edge {
 }
 
 impl Edge {
-    pub fn new(api: TicketsApi) -> Self {
+    pub fn new(api: TicketsApi, metrics: Arc<Metrics>) -> Self {
         Self {
             generated: GeneratedService::new(api, false),
+            metrics,
         }
     }
 
     pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let request_id = request_id(request.headers());
+        let route = Route::of(request.uri().path()).template();
+        let method = method_label(request.method());
         let span = tracing::info_span!(
             "request",
             method = %request.method(),
@@ -78,9 +85,18 @@ impl Edge {
                     .headers_mut()
                     .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
             }
+            let elapsed = started.elapsed();
+            self.metrics
+                .requests
+                .with_label_values(&[route, method, response.status().as_str()])
+                .inc();
+            self.metrics
+                .request_seconds
+                .with_label_values(&[route])
+                .observe(elapsed.as_secs_f64());
             tracing::info!(
                 status = response.status().as_u16(),
-                elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                 "request handled"
             );
             response
@@ -99,6 +115,8 @@ impl Edge {
                     .with_detail("The request body must be application/json"),
             );
         }
+        let query = parts.uri.query().map(str::to_owned);
+        let method = parts.method.clone();
         let body = match read_body(&parts.headers, body).await {
             Ok(body) => body,
             Err(problem) => return problem_response(&problem),
@@ -118,16 +136,24 @@ impl Edge {
         response.headers_mut().remove("x-span-id");
         let is_error = response.status().is_client_error() || response.status().is_server_error();
         if is_error && !is_problem(response.headers()) {
-            return rejection_response(route, &body, response.status());
+            return rejection_response(route, &method, query.as_deref(), &body, response.status());
         }
         response
     }
 }
 
 /// A problem for an error the generated server answered in its own format.
-fn rejection_response(route: Route<'_>, body: &[u8], status: StatusCode) -> Response<Body> {
+fn rejection_response(
+    route: Route<'_>,
+    method: &Method,
+    query: Option<&str>,
+    body: &[u8],
+    status: StatusCode,
+) -> Response<Body> {
     match status {
-        StatusCode::BAD_REQUEST => problem_response(&route.explain_bad_request(body)),
+        StatusCode::BAD_REQUEST => {
+            problem_response(&rejection::explain_bad_request(route, method, query, body))
+        }
         StatusCode::NOT_FOUND => {
             problem_response(&ProblemKind::NotFound.with_detail("No such route"))
         }
@@ -136,10 +162,10 @@ fn rejection_response(route: Route<'_>, body: &[u8], status: StatusCode) -> Resp
                 &ProblemKind::MethodNotAllowed
                     .with_detail("The route does not support this method"),
             );
-            if let Some(method) = route.allowed_method() {
+            if let Some(methods) = route.allowed_methods() {
                 response
                     .headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static(method));
+                    .insert(ALLOW, HeaderValue::from_static(methods));
             }
             response
         }
@@ -192,6 +218,21 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 fn is_problem(headers: &HeaderMap) -> bool {
     media_type(headers).is_some_and(|t| t == problem::CONTENT_TYPE)
+}
+
+/// The method as a metrics label: any other than the standard ones is
+/// "other", so clients cannot grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// The client's request id if it sent a usable one, else a new one.

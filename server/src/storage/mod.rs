@@ -1,8 +1,10 @@
 //! PostgreSQL access: the pool, the schema, the migrations and the queries.
 //! Nothing above this module sees diesel or SQL.
 
+pub mod idempotency;
 mod migrations;
 mod purchase_queue;
+pub mod purchases;
 mod schema;
 pub mod tickets;
 

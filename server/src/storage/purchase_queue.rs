@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use prometheus::Histogram;
 use tokio::sync::{mpsc, oneshot};
 
 use super::tickets::{self, PurchaseOutcome};
@@ -37,13 +38,16 @@ struct Pending {
 #[derive(Debug)]
 pub struct PurchaseQueue {
     pool: Pool,
+    batch_size: Histogram,
     queues: Mutex<HashMap<TicketId, mpsc::UnboundedSender<Pending>>>,
 }
 
 impl PurchaseQueue {
-    pub fn new(pool: Pool) -> Arc<Self> {
+    /// Queues writing to `pool`, observing each batch's size in `batch_size`.
+    pub fn new(pool: Pool, batch_size: Histogram) -> Arc<Self> {
         Arc::new(Self {
             pool,
+            batch_size,
             queues: Mutex::new(HashMap::new()),
         })
     }
@@ -103,6 +107,8 @@ impl PurchaseQueue {
 
     async fn write(&self, id: TicketId, batch: Vec<Pending>) {
         let requests: Vec<PurchaseRequest> = batch.iter().map(|p| p.request).collect();
+        #[allow(clippy::cast_precision_loss)] // at most MAX_BATCH
+        self.batch_size.observe(requests.len() as f64);
         match tickets::purchase_batch(&self.pool, id, &requests).await {
             Ok(outcomes) => {
                 for (pending, outcome) in batch.into_iter().zip(outcomes) {

@@ -13,7 +13,7 @@ diesel::table! {
 
 diesel::table! {
     purchases (id) {
-        id -> Int8,
+        id -> Uuid,
         ticket_id -> Int8,
         user_id -> Uuid,
         quantity -> Int4,
@@ -21,5 +21,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (key) {
+        key -> Text,
+        fingerprint -> Text,
+        status -> Int2,
+        location -> Nullable<Text>,
+        body -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(purchases -> tickets (ticket_id));
-diesel::allow_tables_to_appear_in_same_query!(tickets, purchases);
+diesel::allow_tables_to_appear_in_same_query!(tickets, purchases, idempotency_keys);

@@ -18,8 +18,8 @@ pub struct Ticket {
 /// What became of a purchase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PurchaseOutcome {
-    /// The tickets were bought and the purchase recorded.
-    Purchased,
+    /// The tickets were bought and the purchase recorded under this id.
+    Purchased { purchase_id: uuid::Uuid },
     /// Fewer tickets are left than were asked for; nothing was bought.
     NotEnoughLeft { remaining: i32 },
     /// No ticket has this id.
@@ -29,7 +29,15 @@ pub enum PurchaseOutcome {
 /// Creates a ticket with all of its allocation left to buy.
 pub async fn create_ticket(pool: &Pool, ticket: &NewTicket) -> Result<Ticket, StorageError> {
     let mut conn = pool.get().await?;
-    let created = diesel::insert_into(tickets::table)
+    Ok(create_ticket_on(&mut conn, ticket).await?)
+}
+
+/// [`create_ticket`] on a connection the caller holds.
+pub async fn create_ticket_on(
+    conn: &mut AsyncPgConnection,
+    ticket: &NewTicket,
+) -> QueryResult<Ticket> {
+    diesel::insert_into(tickets::table)
         .values((
             tickets::name.eq(ticket.name.as_str()),
             tickets::description.eq(ticket.description.as_str()),
@@ -37,9 +45,8 @@ pub async fn create_ticket(pool: &Pool, ticket: &NewTicket) -> Result<Ticket, St
             tickets::remaining.eq(ticket.allocation.get()),
         ))
         .returning(Ticket::as_returning())
-        .get_result(&mut conn)
-        .await?;
-    Ok(created)
+        .get_result(conn)
+        .await
 }
 
 /// The ticket with this id, if there is one.
@@ -71,49 +78,64 @@ pub async fn purchase_batch(
     requests: &[PurchaseRequest],
 ) -> Result<Vec<PurchaseOutcome>, StorageError> {
     let mut conn = pool.get().await?;
-    let total: i64 = requests.iter().map(|r| i64::from(r.quantity.get())).sum();
-    if record_if_all_fit(&mut conn, id, requests, total).await? {
-        return Ok(vec![PurchaseOutcome::Purchased; requests.len()]);
-    }
-    let outcomes = conn
-        .transaction(async |conn| {
-            let remaining = tickets::table
-                .find(id.get())
-                .select(tickets::remaining)
-                .for_update()
-                .first::<i32>(conn)
-                .await
-                .optional()?;
-            let Some(remaining) = remaining else {
-                return Ok(vec![PurchaseOutcome::UnknownTicket; requests.len()]);
-            };
-            let outcomes = decide_in_order(remaining, requests);
-            let fitting: Vec<PurchaseRequest> = requests
-                .iter()
-                .zip(&outcomes)
-                .filter(|(_, outcome)| **outcome == PurchaseOutcome::Purchased)
-                .map(|(request, _)| *request)
-                .collect();
-            let total: i64 = fitting.iter().map(|r| i64::from(r.quantity.get())).sum();
-            if !fitting.is_empty() && !record_if_all_fit(conn, id, &fitting, total).await? {
-                // Impossible while the row is locked; refuse rather than guess.
-                return Err(diesel::result::Error::RollbackTransaction);
-            }
-            Ok::<_, diesel::result::Error>(outcomes)
-        })
-        .await?;
-    Ok(outcomes)
+    Ok(purchase_batch_on(&mut conn, id, requests).await?)
 }
 
-/// Takes `total` from the ticket and inserts a purchase row per request, in
-/// one statement, if the whole total is left; returns whether it was.
+/// [`purchase_batch`] on a connection the caller holds, possibly inside the
+/// caller's transaction.
+pub async fn purchase_batch_on(
+    conn: &mut AsyncPgConnection,
+    id: TicketId,
+    requests: &[PurchaseRequest],
+) -> QueryResult<Vec<PurchaseOutcome>> {
+    // Time-ordered ids, made here so each buyer knows its row's id.
+    let purchase_ids: Vec<uuid::Uuid> = requests.iter().map(|_| uuid::Uuid::now_v7()).collect();
+    if record_if_all_fit(conn, id, requests, &purchase_ids).await? {
+        return Ok(purchase_ids
+            .into_iter()
+            .map(|purchase_id| PurchaseOutcome::Purchased { purchase_id })
+            .collect());
+    }
+    conn.transaction(async |conn| {
+        let remaining = tickets::table
+            .find(id.get())
+            .select(tickets::remaining)
+            .for_update()
+            .first::<i32>(conn)
+            .await
+            .optional()?;
+        let Some(remaining) = remaining else {
+            return Ok(vec![PurchaseOutcome::UnknownTicket; requests.len()]);
+        };
+        let outcomes = decide_in_order(remaining, requests, &purchase_ids);
+        let (fitting, fitting_ids): (Vec<PurchaseRequest>, Vec<uuid::Uuid>) = requests
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(request, outcome)| match outcome {
+                PurchaseOutcome::Purchased { purchase_id } => Some((*request, *purchase_id)),
+                _ => None,
+            })
+            .unzip();
+        if !fitting.is_empty() && !record_if_all_fit(conn, id, &fitting, &fitting_ids).await? {
+            // Impossible while the row is locked; refuse rather than guess.
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        Ok(outcomes)
+    })
+    .await
+}
+
+/// Takes the requests' total quantity from the ticket and inserts a purchase
+/// row per request, in one statement, if the whole total is left; returns
+/// whether it was.
 async fn record_if_all_fit(
     conn: &mut AsyncPgConnection,
     id: TicketId,
     requests: &[PurchaseRequest],
-    total: i64,
-) -> Result<bool, diesel::result::Error> {
+    purchase_ids: &[uuid::Uuid],
+) -> QueryResult<bool> {
     use diesel::sql_types::{Array, Int4, Int8, Uuid};
+    let total: i64 = requests.iter().map(|r| i64::from(r.quantity.get())).sum();
     let Ok(total) = i32::try_from(total) else {
         return Ok(false); // more than any allocation can hold
     };
@@ -125,12 +147,13 @@ async fn record_if_all_fit(
              WHERE id = $1 AND remaining >= $2 \
              RETURNING id \
          ) \
-         INSERT INTO purchases (ticket_id, user_id, quantity) \
-         SELECT sold.id, bought.user_id, bought.quantity \
-         FROM sold, unnest($3, $4) AS bought (user_id, quantity)",
+         INSERT INTO purchases (id, ticket_id, user_id, quantity) \
+         SELECT bought.id, sold.id, bought.user_id, bought.quantity \
+         FROM sold, unnest($3, $4, $5) AS bought (id, user_id, quantity)",
     )
     .bind::<Int8, _>(id.get())
     .bind::<Int4, _>(total)
+    .bind::<Array<Uuid>, _>(purchase_ids)
     .bind::<Array<Uuid>, _>(user_ids)
     .bind::<Array<Int4>, _>(quantities)
     .execute(conn)
@@ -139,14 +162,19 @@ async fn record_if_all_fit(
 }
 
 /// Each buyer in turn gets their tickets if that many are still left.
-fn decide_in_order(mut remaining: i32, requests: &[PurchaseRequest]) -> Vec<PurchaseOutcome> {
+fn decide_in_order(
+    mut remaining: i32,
+    requests: &[PurchaseRequest],
+    purchase_ids: &[uuid::Uuid],
+) -> Vec<PurchaseOutcome> {
     requests
         .iter()
-        .map(|request| {
+        .zip(purchase_ids)
+        .map(|(request, &purchase_id)| {
             let quantity = request.quantity.get();
             if quantity <= remaining {
                 remaining -= quantity;
-                PurchaseOutcome::Purchased
+                PurchaseOutcome::Purchased { purchase_id }
             } else {
                 PurchaseOutcome::NotEnoughLeft { remaining }
             }
@@ -180,14 +208,19 @@ mod tests {
         #[case] quantities: &[u32],
         #[case] refused_with: &[Option<i32>],
     ) {
+        let ids: Vec<uuid::Uuid> = quantities.iter().map(|_| uuid::Uuid::now_v7()).collect();
         let expected: Vec<_> = refused_with
             .iter()
-            .map(|r| {
-                r.map_or(PurchaseOutcome::Purchased, |remaining| {
+            .zip(&ids)
+            .map(|(refused, &purchase_id)| {
+                refused.map_or(PurchaseOutcome::Purchased { purchase_id }, |remaining| {
                     PurchaseOutcome::NotEnoughLeft { remaining }
                 })
             })
             .collect();
-        assert_eq!(decide_in_order(remaining, &requests(quantities)), expected);
+        assert_eq!(
+            decide_in_order(remaining, &requests(quantities), &ids),
+            expected
+        );
     }
 }

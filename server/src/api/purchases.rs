@@ -1,0 +1,165 @@
+//! Buying tickets and reading purchases back.
+
+use tickets_api::{PurchaseTicketsResponse, models};
+
+use super::replay;
+use super::{ApiError, TicketsApi, body, idempotency_key, invalid_parameter, ticket_id};
+use crate::domain::{PurchaseRequest, TicketId};
+use crate::storage::{self, PurchaseOutcome, StorageError, purchases::PurchaseRecord};
+
+/// Purchases on a page when the client does not say.
+const DEFAULT_PAGE_SIZE: u32 = 50;
+/// The most purchases on a page.
+const MAX_PAGE_SIZE: u32 = 200;
+
+impl TicketsApi {
+    /// Buys tickets, once per idempotency key.
+    pub(super) async fn purchase(
+        &self,
+        id: u64,
+        request: models::PurchaseCreate,
+        key: Option<String>,
+    ) -> PurchaseTicketsResponse {
+        let parsed = ticket_id(id).and_then(|id| {
+            Ok((
+                id,
+                body::<PurchaseRequest, _>(request.clone())?,
+                idempotency_key(key)?,
+            ))
+        });
+        let (id, purchase, key) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => return error.into(),
+        };
+        let (response, fresh) = match key {
+            // The common case goes through the ticket's batch queue.
+            None => (
+                outcome_response(id, purchase, self.purchases.purchase(id, purchase).await),
+                true,
+            ),
+            // A keyed purchase runs in its own transaction with its key.
+            Some(key) => {
+                let fingerprint =
+                    replay::fingerprint("POST", &format!("/tickets/{id}/purchases"), &request);
+                replay::run_once(
+                    &self.pool,
+                    &key,
+                    &fingerprint,
+                    self.idempotency_key_ttl,
+                    move |conn| {
+                        Box::pin(async move {
+                            let outcomes =
+                                storage::tickets::purchase_batch_on(conn, id, &[purchase]).await?;
+                            let outcome = outcomes
+                                .into_iter()
+                                .next()
+                                .ok_or(diesel::result::Error::NotFound)?;
+                            Ok(outcome_response(id, purchase, Ok(outcome)))
+                        })
+                    },
+                )
+                .await
+            }
+        };
+        if fresh {
+            self.count(&response, purchase);
+        }
+        response
+    }
+
+    fn count(&self, response: &PurchaseTicketsResponse, purchase: PurchaseRequest) {
+        match response {
+            PurchaseTicketsResponse::Purchased { location } => {
+                self.metrics.purchases.inc();
+                self.metrics
+                    .tickets_sold
+                    .inc_by(purchase.quantity.get().unsigned_abs().into());
+                tracing::info!(%location, quantity = purchase.quantity.get(), "tickets purchased");
+            }
+            PurchaseTicketsResponse::NotEnoughTickets(_) => self.metrics.sold_out_rejections.inc(),
+            _ => {}
+        }
+    }
+
+    pub(super) async fn list(
+        &self,
+        id: u64,
+        limit: Option<u32>,
+        cursor: Option<String>,
+    ) -> Result<models::PurchasePage, ApiError> {
+        let id = ticket_id(id)?;
+        let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(invalid_parameter(
+                "limit",
+                format!("must be an integer from 1 to {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let after = cursor
+            .map(|cursor| {
+                uuid::Uuid::parse_str(&cursor).map_err(|_| {
+                    invalid_parameter(
+                        "cursor",
+                        "must be the next_cursor of a previous page".to_owned(),
+                    )
+                })
+            })
+            .transpose()?;
+        let page = storage::purchases::list_purchases(&self.pool, id, limit, after)
+            .await?
+            .ok_or(ApiError::TicketNotFound(id))?;
+        let next_cursor = (page.len() == limit as usize)
+            .then(|| page.last().map(|last| last.id.to_string()))
+            .flatten();
+        Ok(models::PurchasePage {
+            items: page.into_iter().map(purchase_model).collect(),
+            next_cursor,
+        })
+    }
+
+    pub(super) async fn get_purchase_record(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+    ) -> Result<models::Purchase, ApiError> {
+        let id = ticket_id(id)?;
+        storage::purchases::find_purchase(&self.pool, id, purchase_id)
+            .await?
+            .map(purchase_model)
+            .ok_or(ApiError::PurchaseNotFound {
+                ticket: id,
+                purchase_id,
+            })
+    }
+}
+
+/// The answer to a purchase, whichever way it was made.
+fn outcome_response(
+    id: TicketId,
+    purchase: PurchaseRequest,
+    outcome: Result<PurchaseOutcome, StorageError>,
+) -> PurchaseTicketsResponse {
+    match outcome {
+        Ok(PurchaseOutcome::Purchased { purchase_id }) => PurchaseTicketsResponse::Purchased {
+            location: format!("/tickets/{id}/purchases/{purchase_id}"),
+        },
+        Ok(PurchaseOutcome::NotEnoughLeft { remaining }) => ApiError::NotEnoughTickets {
+            requested: purchase.quantity.get(),
+            remaining,
+        }
+        .into(),
+        Ok(PurchaseOutcome::UnknownTicket) => ApiError::TicketNotFound(id).into(),
+        Err(error) => ApiError::from(error).into(),
+    }
+}
+
+fn purchase_model(purchase: PurchaseRecord) -> models::Purchase {
+    models::Purchase {
+        id: purchase.id,
+        ticket_id: purchase.ticket_id,
+        user_id: purchase.user_id,
+        // The database's CHECK keeps quantities positive.
+        quantity: purchase.quantity.unsigned_abs(),
+        purchased_at: purchase.purchased_at,
+    }
+}

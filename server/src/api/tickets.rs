@@ -1,0 +1,91 @@
+//! Creating and reading tickets.
+
+use tickets_api::models;
+
+use super::replay::{self, Replayable};
+use super::{ApiError, TicketsApi, body, idempotency_key, ticket_id};
+use crate::domain::NewTicket;
+use crate::storage::{self, tickets::Ticket};
+
+/// The response of either creation route, which differ only in name.
+pub trait CreationResponse: Replayable + Send + 'static {
+    fn created(body: models::Ticket, location: String) -> Self;
+}
+
+impl CreationResponse for tickets_api::CreateTicketResponse {
+    fn created(body: models::Ticket, location: String) -> Self {
+        Self::Created { body, location }
+    }
+}
+
+impl CreationResponse for tickets_api::CreateTicketLegacyResponse {
+    fn created(body: models::Ticket, location: String) -> Self {
+        Self::Created { body, location }
+    }
+}
+
+impl TicketsApi {
+    /// Creates a ticket from `request` sent to `path`, once per idempotency key.
+    pub(super) async fn create<R: CreationResponse>(
+        &self,
+        path: &str,
+        request: models::TicketCreate,
+        key: Option<String>,
+    ) -> R {
+        let (ticket, key) = match (body::<NewTicket, _>(request.clone()), idempotency_key(key)) {
+            (Ok(ticket), Ok(key)) => (ticket, key),
+            (Err(error), _) | (_, Err(error)) => return error.into(),
+        };
+        let (response, fresh) = match key {
+            None => match storage::tickets::create_ticket(&self.pool, &ticket).await {
+                Ok(created) => (created_response(created), true),
+                Err(error) => (ApiError::from(error).into(), false),
+            },
+            Some(key) => {
+                let fingerprint = replay::fingerprint("POST", path, &request);
+                replay::run_once(
+                    &self.pool,
+                    &key,
+                    &fingerprint,
+                    self.idempotency_key_ttl,
+                    move |conn| {
+                        Box::pin(async move {
+                            storage::tickets::create_ticket_on(conn, &ticket)
+                                .await
+                                .map(created_response)
+                        })
+                    },
+                )
+                .await
+            }
+        };
+        if fresh {
+            self.metrics.tickets_created.inc();
+            tracing::info!("ticket created");
+        }
+        response
+    }
+
+    pub(super) async fn get(&self, id: u64) -> Result<models::Ticket, ApiError> {
+        let id = ticket_id(id)?;
+        storage::tickets::find_ticket(&self.pool, id)
+            .await?
+            .map(ticket_model)
+            .ok_or(ApiError::TicketNotFound(id))
+    }
+}
+
+fn created_response<R: CreationResponse>(created: Ticket) -> R {
+    let location = format!("/tickets/{}", created.id);
+    R::created(ticket_model(created), location)
+}
+
+fn ticket_model(ticket: Ticket) -> models::Ticket {
+    models::Ticket {
+        id: ticket.id,
+        name: ticket.name,
+        desc: ticket.description,
+        // The database's CHECK keeps `remaining` at 0 or more.
+        allocation: ticket.remaining.unsigned_abs(),
+    }
+}

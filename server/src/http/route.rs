@@ -1,0 +1,105 @@
+/// The routes, as far as the edge needs to know them: to check bodies, to
+/// explain the generated server's refusals and to label metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `/tickets`
+    Tickets,
+    /// `/ticketsuser`, the deprecated alias of `/tickets`.
+    TicketsLegacy,
+    /// `/tickets/{id}`
+    Ticket { id: &'a str },
+    /// `/tickets/{id}/purchases`
+    Purchases { id: &'a str },
+    /// `/tickets/{id}/purchases/{purchase_id}`
+    Purchase { id: &'a str, purchase_id: &'a str },
+    /// A route without parameters that only answers GET, by its path.
+    Fixed(&'static str),
+    /// Anything else.
+    Other,
+}
+
+/// The routes without parameters that only answer GET.
+const FIXED_GET_ROUTES: &[&str] = &[
+    "/healthz",
+    "/metrics",
+    "/openapi.yaml",
+    "/openapi.json",
+    "/docs",
+];
+
+impl<'a> Route<'a> {
+    pub fn of(path: &'a str) -> Self {
+        if let Some(fixed) = FIXED_GET_ROUTES.iter().find(|fixed| **fixed == path) {
+            return Self::Fixed(fixed);
+        }
+        let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+        match segments.as_slice() {
+            ["tickets"] => Self::Tickets,
+            ["ticketsuser"] => Self::TicketsLegacy,
+            ["tickets", id] => Self::Ticket { id },
+            ["tickets", id, "purchases"] => Self::Purchases { id },
+            ["tickets", id, "purchases", purchase_id] => Self::Purchase { id, purchase_id },
+            ["docs", "assets", _] => Self::Fixed("/docs/assets/{file}"),
+            _ => Self::Other,
+        }
+    }
+
+    /// The route as the spec writes it, a label with few values.
+    pub fn template(self) -> &'static str {
+        match self {
+            Self::Tickets => "/tickets",
+            Self::TicketsLegacy => "/ticketsuser",
+            Self::Ticket { .. } => "/tickets/{id}",
+            Self::Purchases { .. } => "/tickets/{id}/purchases",
+            Self::Purchase { .. } => "/tickets/{id}/purchases/{purchase_id}",
+            Self::Fixed(path) => path,
+            Self::Other => "unmatched",
+        }
+    }
+
+    /// Whether a POST to this route carries a JSON body.
+    pub fn takes_json_body(self) -> bool {
+        matches!(
+            self,
+            Self::Tickets | Self::TicketsLegacy | Self::Purchases { .. }
+        )
+    }
+
+    /// The methods the route answers, for a 405's `Allow`.
+    pub fn allowed_methods(self) -> Option<&'static str> {
+        match self {
+            Self::Tickets | Self::TicketsLegacy => Some("POST"),
+            Self::Purchases { .. } => Some("GET, POST"),
+            Self::Ticket { .. } | Self::Purchase { .. } | Self::Fixed(_) => Some("GET"),
+            Self::Other => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("/tickets", Route::Tickets, "/tickets")]
+    #[case("/ticketsuser", Route::TicketsLegacy, "/ticketsuser")]
+    #[case("/tickets/7", Route::Ticket { id: "7" }, "/tickets/{id}")]
+    #[case("/tickets/x/purchases", Route::Purchases { id: "x" }, "/tickets/{id}/purchases")]
+    #[case("/tickets/7/purchases/u", Route::Purchase { id: "7", purchase_id: "u" }, "/tickets/{id}/purchases/{purchase_id}")]
+    #[case("/healthz", Route::Fixed("/healthz"), "/healthz")]
+    #[case(
+        "/docs/assets/x.css",
+        Route::Fixed("/docs/assets/{file}"),
+        "/docs/assets/{file}"
+    )]
+    #[case("/tickets/7/purchases/u/v", Route::Other, "unmatched")]
+    fn routes_are_recognised_and_labelled(
+        #[case] path: &str,
+        #[case] route: Route<'static>,
+        #[case] template: &str,
+    ) {
+        assert_eq!(Route::of(path), route);
+        assert_eq!(route.template(), template);
+    }
+}

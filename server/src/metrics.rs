@@ -1,0 +1,146 @@
+//! The service's Prometheus metrics, one registry per server.
+
+use crate::storage::Pool;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry,
+};
+
+/// What `GET /metrics` reports.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests answered, by route template, method and status.
+    pub requests: IntCounterVec,
+    /// Time to answer, by route template.
+    pub request_seconds: HistogramVec,
+    /// Tickets created.
+    pub tickets_created: IntCounter,
+    /// Purchases that succeeded (replays of idempotent ones not counted).
+    pub purchases: IntCounter,
+    /// Tickets sold by those purchases.
+    pub tickets_sold: IntCounter,
+    /// Purchases refused because too few tickets were left.
+    pub sold_out_rejections: IntCounter,
+    /// Purchases written per batch.
+    pub purchase_batch_size: Histogram,
+    pool_connections: IntGauge,
+    pool_idle_connections: IntGauge,
+}
+
+impl Metrics {
+    /// # Panics
+    ///
+    /// Never: the metrics' names, labels and buckets are constants, checked
+    /// by the unit test below.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let metrics = Self {
+            requests: IntCounterVec::new(
+                Opts::new("http_requests_total", "Requests answered"),
+                &["route", "method", "status"],
+            )
+            .expect("valid metric"),
+            request_seconds: HistogramVec::new(
+                HistogramOpts::new("http_request_duration_seconds", "Time to answer a request")
+                    .buckets(vec![
+                        0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0,
+                        5.0,
+                    ]),
+                &["route"],
+            )
+            .expect("valid metric"),
+            tickets_created: IntCounter::new("tickets_created_total", "Tickets created")
+                .expect("valid metric"),
+            purchases: IntCounter::new("tickets_purchases_total", "Purchases made")
+                .expect("valid metric"),
+            tickets_sold: IntCounter::new("tickets_sold_total", "Tickets sold")
+                .expect("valid metric"),
+            sold_out_rejections: IntCounter::new(
+                "tickets_sold_out_rejections_total",
+                "Purchases refused because too few tickets were left",
+            )
+            .expect("valid metric"),
+            purchase_batch_size: Histogram::with_opts(
+                HistogramOpts::new("tickets_purchase_batch_size", "Purchases written per batch")
+                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            )
+            .expect("valid metric"),
+            pool_connections: IntGauge::new("db_pool_connections", "Database connections open")
+                .expect("valid metric"),
+            pool_idle_connections: IntGauge::new(
+                "db_pool_idle_connections",
+                "Database connections open and idle",
+            )
+            .expect("valid metric"),
+            registry,
+        };
+        for collector in [
+            Box::new(metrics.requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metrics.request_seconds.clone()),
+            Box::new(metrics.tickets_created.clone()),
+            Box::new(metrics.purchases.clone()),
+            Box::new(metrics.tickets_sold.clone()),
+            Box::new(metrics.sold_out_rejections.clone()),
+            Box::new(metrics.purchase_batch_size.clone()),
+            Box::new(metrics.pool_connections.clone()),
+            Box::new(metrics.pool_idle_connections.clone()),
+        ] {
+            metrics
+                .registry
+                .register(collector)
+                .expect("each metric registered once");
+        }
+        metrics
+    }
+
+    /// The metrics in Prometheus' text format, with the pool's current state.
+    pub fn render(&self, pool: &Pool) -> String {
+        let state = pool.state();
+        self.pool_connections.set(i64::from(state.connections));
+        self.pool_idle_connections
+            .set(i64::from(state.idle_connections));
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for counters and histograms.
+        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rendered_metrics_carry_counts_and_labels() {
+        let metrics = Metrics::new();
+        metrics
+            .requests
+            .with_label_values(&["/tickets/{id}", "GET", "200"])
+            .inc();
+        metrics.tickets_sold.inc_by(3);
+        let pool = crate::storage::build_pool(
+            "postgres://nowhere.invalid/db",
+            crate::storage::PoolSettings {
+                max_size: 1,
+                connect_timeout: std::time::Duration::from_secs(1),
+                statement_timeout: std::time::Duration::from_secs(1),
+            },
+        );
+        let text = metrics.render(&pool);
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="GET",route="/tickets/{id}",status="200"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("tickets_sold_total 3"));
+        assert!(text.contains("db_pool_connections 0"));
+    }
+}
