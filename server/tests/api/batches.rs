@@ -70,15 +70,22 @@ async fn a_batch_decides_each_buyer_in_arrival_order() {
     .await
     .expect("the batch is written");
 
-    assert_eq!(
-        outcomes,
-        [
-            PurchaseOutcome::Purchased,
-            PurchaseOutcome::NotEnoughLeft { remaining: 1 },
-            PurchaseOutcome::Purchased
-        ]
-    );
+    let [
+        PurchaseOutcome::Purchased { purchase_id: first },
+        PurchaseOutcome::NotEnoughLeft { remaining: 1 },
+        PurchaseOutcome::Purchased { purchase_id: third },
+    ] = outcomes[..]
+    else {
+        panic!("unexpected outcomes: {outcomes:?}");
+    };
     assert_eq!(app.remaining(ticket).await, 0);
+    // Each buyer's purchase row is the one its outcome names.
+    let rows = db
+        .count(&format!(
+            "SELECT count(*) FROM purchases WHERE (id = '{first}' AND quantity = 2) OR (id = '{third}' AND quantity = 1)"
+        ))
+        .await;
+    assert_eq!(rows, 2);
     assert_eq!(db.count("SELECT count(*) FROM purchases").await, 2);
 }
 
