@@ -147,6 +147,10 @@ pub enum PurchaseTicketsResponse {
     NotEnoughTickets
     (models::Problem)
     ,
+    /// The request body did not arrive in time; nothing was changed
+    RequestTimeout
+    (models::Problem)
+    ,
     /// The request body is larger than the server accepts
     PayloadTooLarge
     (models::Problem)
@@ -211,6 +215,10 @@ pub enum CreateTicketResponse {
     InFlight
     (models::Problem)
     ,
+    /// The request body did not arrive in time; nothing was changed
+    RequestTimeout
+    (models::Problem)
+    ,
     /// The request body is larger than the server accepts
     PayloadTooLarge
     (models::Problem)
@@ -249,6 +257,10 @@ pub enum CreateTicketLegacyResponse {
     ,
     /// A request with this Idempotency-Key is still being processed; retry later
     InFlight
+    (models::Problem)
+    ,
+    /// The request body did not arrive in time; nothing was changed
+    RequestTimeout
     (models::Problem)
     ,
     /// The request body is larger than the server accepts

@@ -28,6 +28,9 @@ pub struct Config {
     /// `MAX_CONNECTIONS` (default 1024): client connections served at once;
     /// more wait in the listen backlog.
     pub max_connections: usize,
+    /// `BODY_READ_TIMEOUT_MS` (default 10000): how long a client gets to send
+    /// a request's body before it is answered 408.
+    pub body_read_timeout: Duration,
     /// `IDEMPOTENCY_KEY_TTL_SECS` (default 86400): how long an idempotency
     /// key's answer is kept for retries.
     pub idempotency_key_ttl: Duration,
@@ -48,6 +51,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("max_connections", &self.max_connections)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
             .field("idempotency_key_ttl", &self.idempotency_key_ttl)
             .finish()
     }
@@ -86,6 +90,7 @@ impl Config {
             shutdown_grace: millis("SHUTDOWN_GRACE_MS", 10_000)?,
             max_connections,
             header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", 10_000)?,
+            body_read_timeout: millis("BODY_READ_TIMEOUT_MS", 10_000)?,
             idempotency_key_ttl: Duration::from_secs(parse_or(
                 &lookup,
                 "IDEMPOTENCY_KEY_TTL_SECS",

@@ -19,6 +19,7 @@ pub enum ProblemKind {
     RequestInFlight,
     IdempotencyKeyReused,
     MethodNotAllowed,
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     Internal,
@@ -33,6 +34,7 @@ impl ProblemKind {
             Self::NotEnoughTickets | Self::RequestInFlight => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -49,6 +51,7 @@ impl ProblemKind {
             Self::RequestInFlight => "/problems/request-in-flight",
             Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::MethodNotAllowed => "/problems/method-not-allowed",
+            Self::RequestTimeout => "/problems/request-timeout",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
             Self::Internal => "/problems/internal-error",
@@ -64,6 +67,7 @@ impl ProblemKind {
             Self::RequestInFlight => "Request in flight",
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::MethodNotAllowed => "Method not allowed",
+            Self::RequestTimeout => "Request timeout",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::Internal => "Internal server error",
@@ -144,6 +148,7 @@ mod tests {
     #[case(ProblemKind::RequestInFlight, 409)]
     #[case(ProblemKind::IdempotencyKeyReused, 422)]
     #[case(ProblemKind::MethodNotAllowed, 405)]
+    #[case(ProblemKind::RequestTimeout, 408)]
     #[case(ProblemKind::PayloadTooLarge, 413)]
     #[case(ProblemKind::UnsupportedMediaType, 415)]
     #[case(ProblemKind::Internal, 500)]

@@ -67,6 +67,7 @@ impl Application {
                     config.idempotency_key_ttl,
                 ),
                 metrics,
+                config.body_read_timeout,
             )),
             pool,
             idempotency_key_ttl: config.idempotency_key_ttl,

@@ -9,7 +9,7 @@ mod route;
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -48,6 +48,7 @@ type GeneratedService = tickets_api::server::Service<TicketsApi, RequestContext>
 pub struct Edge {
     generated: GeneratedService,
     metrics: Arc<Metrics>,
+    body_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for Edge {
@@ -57,10 +58,11 @@ impl std::fmt::Debug for Edge {
 }
 
 impl Edge {
-    pub fn new(api: TicketsApi, metrics: Arc<Metrics>) -> Self {
+    pub fn new(api: TicketsApi, metrics: Arc<Metrics>, body_read_timeout: Duration) -> Self {
         Self {
             generated: GeneratedService::new(api, false),
             metrics,
+            body_read_timeout,
         }
     }
 
@@ -117,7 +119,7 @@ impl Edge {
         }
         let query = parts.uri.query().map(str::to_owned);
         let method = parts.method.clone();
-        let body = match read_body(&parts.headers, body).await {
+        let body = match read_body(&parts.headers, body, self.body_read_timeout).await {
             Ok(body) => body,
             Err(problem) => return problem_response(&problem),
         };
@@ -179,8 +181,13 @@ fn rejection_response(
     }
 }
 
-/// Reads the whole body, refusing one over [`MAX_BODY_BYTES`].
-async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, models::Problem> {
+/// Reads the whole body, refusing one over [`MAX_BODY_BYTES`] or one that
+/// takes longer than `timeout` to arrive.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Incoming,
+    timeout: Duration,
+) -> Result<Bytes, models::Problem> {
     let too_large = || {
         ProblemKind::PayloadTooLarge.with_detail(format!(
             "The request body must be at most {MAX_BODY_BYTES} bytes"
@@ -193,7 +200,15 @@ async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, models:
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let Ok(collected) =
+        tokio::time::timeout(timeout, Limited::new(body, MAX_BODY_BYTES).collect()).await
+    else {
+        return Err(ProblemKind::RequestTimeout.with_detail(format!(
+            "The request body did not arrive within {} s",
+            timeout.as_secs_f64()
+        )));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(error) => {

@@ -168,3 +168,36 @@ async fn an_invalid_path_id_on_purchase_is_400() {
     let problem = assert_problem(response, StatusCode::BAD_REQUEST).await;
     assert_eq!(problem["errors"][0]["parameter"], "id");
 }
+
+#[tokio::test]
+async fn a_body_that_trickles_in_too_slowly_is_408_and_changes_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let db = TestDatabase::create().await;
+    let app = TestApp::start_with(&db, |config| {
+        config.body_read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let before = state(&db).await;
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .expect("connected");
+    // Announce a body, send half of it, then stall.
+    stream
+        .write_all(b"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{\"name\":")
+        .await
+        .expect("sent");
+
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+
+    assert!(read.is_ok(), "the server kept waiting for the body");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"));
+    assert_eq!(state(&db).await, before);
+}
