@@ -24,6 +24,9 @@ scripts/generate.sh --check
 log "building the release binary (the build the Dockerfile runs)"
 cargo build --release --locked -p tickets-server
 
+log "checking the deployment files"
+scripts/check-deploy.sh
+
 if [[ -z "${DATABASE_URL:-}" ]]; then
     scratch=$(mktemp -d)
     start_local_postgres "$scratch/pgdata"

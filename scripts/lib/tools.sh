@@ -25,3 +25,16 @@ ensure_python_tools() {
 ensure_java() {
     command -v java >/dev/null || die "java (17 or later) is required to run openapi-generator"
 }
+
+# Debian packages, installed when their command is missing (needs root).
+ensure_debian_package() {
+    local command=$1 package=$2
+    command -v "$command" >/dev/null && return
+    [[ $(id -u) -eq 0 ]] || die "$command is missing: install the Debian package $package"
+    log "installing $package from the system's packages"
+    if [[ -z "${apt_updated:-}" ]]; then
+        apt-get update -qq >&2
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >&2
+}

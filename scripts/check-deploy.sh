@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Checks the deployment files without a Docker engine (CI has none):
+#   - the Dockerfile passes hadolint;
+#   - docker-compose.yml validates against the Compose specification's schema;
+#   - the load balancer's configuration passes `nginx -t`;
+#   - the Dockerfile builds with the very command CI builds with.
+# scripts/docker-smoke.sh runs the real thing on a host with an engine.
+set -euo pipefail
+source "$(dirname "$0")/lib/tools.sh"
+cd "$repo_root"
+ensure_python_tools
+
+log "hadolint Dockerfile"
+hadolint --failure-threshold info Dockerfile
+
+log "docker-compose.yml against the Compose specification"
+check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+log "nginx -t deploy/nginx.conf"
+ensure_debian_package nginx nginx-light
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+# The replicas' names resolve only inside the compose network; nginx
+# resolves upstream hosts when it loads its configuration, so the copy under
+# test points them at loopback. Nothing else is changed.
+sed -E 's/server replica-([0-9]+):8080/server 127.0.0.1:808\1/' deploy/nginx.conf >"$scratch/nginx.conf"
+grep -q 'server replica-1:8080' deploy/nginx.conf || die "deploy/nginx.conf no longer names the replicas as expected"
+nginx -t -q -c "$scratch/nginx.conf" -p "$scratch" -g "error_log $scratch/error.log;"
+
+log "the Dockerfile builds as CI does"
+build_command='cargo build --release --locked -p tickets-server'
+grep -qF "RUN $build_command" Dockerfile || die "the Dockerfile does not run '$build_command', the build CI checks"
+grep -qF "$build_command" scripts/test.sh || die "scripts/test.sh does not run '$build_command'"
+
+log "deployment files pass"
