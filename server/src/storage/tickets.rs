@@ -1,4 +1,6 @@
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::schema::tickets;
@@ -7,7 +9,7 @@ use crate::domain::{NewTicket, PurchaseRequest, TicketId};
 
 /// A ticket as stored, with what is left to buy.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
-#[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = tickets, check_for_backend(Pg))]
 pub struct Ticket {
     pub id: i64,
     pub name: String,
@@ -134,31 +136,58 @@ async fn record_if_all_fit(
     requests: &[PurchaseRequest],
     purchase_ids: &[uuid::Uuid],
 ) -> QueryResult<bool> {
-    use diesel::sql_types::{Array, Int4, Int8, Uuid};
     let total: i64 = requests.iter().map(|r| i64::from(r.quantity.get())).sum();
     let Ok(total) = i32::try_from(total) else {
         return Ok(false); // more than any allocation can hold
     };
-    let user_ids: Vec<uuid::Uuid> = requests.iter().map(|r| r.user_id).collect();
-    let quantities: Vec<i32> = requests.iter().map(|r| r.quantity.get()).collect();
-    let inserted = diesel::sql_query(
-        "WITH sold AS ( \
-             UPDATE tickets SET remaining = remaining - $2 \
-             WHERE id = $1 AND remaining >= $2 \
-             RETURNING id \
-         ) \
-         INSERT INTO purchases (id, ticket_id, user_id, quantity) \
-         SELECT bought.id, sold.id, bought.user_id, bought.quantity \
-         FROM sold, unnest($3, $4, $5) AS bought (id, user_id, quantity)",
-    )
-    .bind::<Int8, _>(id.get())
-    .bind::<Int4, _>(total)
-    .bind::<Array<Uuid>, _>(purchase_ids)
-    .bind::<Array<Uuid>, _>(user_ids)
-    .bind::<Array<Int4>, _>(quantities)
+    let inserted = RecordIfAllFit {
+        ticket: id.get(),
+        total,
+        purchase_ids: purchase_ids.to_vec(),
+        user_ids: requests.iter().map(|r| r.user_id).collect(),
+        quantities: requests.iter().map(|r| r.quantity.get()).collect(),
+    }
     .execute(conn)
     .await?;
     Ok(inserted == requests.len())
+}
+
+/// The statement of [`record_if_all_fit`]. A query type of its own rather
+/// than `sql_query`, so that it has a static query id and each connection
+/// prepares it once: planning it anew for every batch cost the database
+/// more than running it.
+#[derive(Debug, QueryId)]
+struct RecordIfAllFit {
+    ticket: i64,
+    total: i32,
+    purchase_ids: Vec<uuid::Uuid>,
+    user_ids: Vec<uuid::Uuid>,
+    quantities: Vec<i32>,
+}
+
+impl QueryFragment<Pg> for RecordIfAllFit {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Int4, Int8, Uuid};
+        out.push_sql("WITH sold AS (UPDATE tickets SET remaining = remaining - ");
+        out.push_bind_param::<Int4, _>(&self.total)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Int8, _>(&self.ticket)?;
+        out.push_sql(" AND remaining >= ");
+        out.push_bind_param::<Int4, _>(&self.total)?;
+        out.push_sql(
+            " RETURNING id) \
+             INSERT INTO purchases (id, ticket_id, user_id, quantity) \
+             SELECT bought.id, sold.id, bought.user_id, bought.quantity \
+             FROM sold, unnest(",
+        );
+        out.push_bind_param::<Array<Uuid>, _>(&self.purchase_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Uuid>, _>(&self.user_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Int4>, _>(&self.quantities)?;
+        out.push_sql(") AS bought (id, user_id, quantity)");
+        Ok(())
+    }
 }
 
 /// Each buyer in turn gets their tickets if that many are still left.
