@@ -7,18 +7,22 @@ tools_dir="$repo_root/.tools"
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Python tools from scripts/requirements.txt, in a virtualenv; reinstalled
-# only when the requirements change.
-ensure_python_tools() {
-    local venv="$tools_dir/venv" stamp="$tools_dir/venv/.requirements"
-    if ! cmp -s "$repo_root/scripts/requirements.txt" "$stamp" 2>/dev/null; then
+# A virtualenv at .tools/NAME with REQUIREMENTS installed, put first on
+# PATH; reinstalled only when the requirements change.
+ensure_python_venv() {
+    local venv="$tools_dir/$1" requirements=$2
+    if ! cmp -s "$requirements" "$venv/.requirements" 2>/dev/null; then
         log "installing Python tools into $venv"
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check \
-            -r "$repo_root/scripts/requirements.txt"
-        cp "$repo_root/scripts/requirements.txt" "$stamp"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+        cp "$requirements" "$venv/.requirements"
     fi
     export PATH="$venv/bin:$PATH"
+}
+
+# The scripts' Python tools (scripts/requirements.txt).
+ensure_python_tools() {
+    ensure_python_venv venv "$repo_root/scripts/requirements.txt"
 }
 
 # Java runs openapi-generator's jar.
