@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, the spec and generated/,
-# the release build, then the test suites against a real PostgreSQL.
+# the release build and the deployment files, the test suites against a real
+# PostgreSQL, the contract checks, and a short run of the benchmark.
 #
 # With DATABASE_URL unset it starts a throwaway PostgreSQL of its own
 # (installing it from the system's packages if absent) and removes it after.
@@ -20,6 +21,7 @@ log "validating openapi.yaml and checking generated/ against it"
 ensure_python_tools
 openapi-generator-cli validate --input-spec openapi.yaml >/dev/null
 scripts/generate.sh --check
+scripts/vendor-swagger-ui.sh --check
 
 log "building the release binary (the build the Dockerfile runs)"
 cargo build --release --locked -p tickets-server
@@ -39,3 +41,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --locked -p tickets-server --no-fail-fast
 fi
+
+log "checking the server against its contract"
+scripts/contract-test.sh
+
+log "a short run of the benchmark, to prove it works (not a measurement)"
+scripts/bench.sh --smoke

@@ -48,7 +48,7 @@ pub enum GetOpenapiJsonResponse {
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum GetOpenapiYamlResponse {
-    /// The OpenAPI document, as YAML
+    /// The OpenAPI document, as YAML, with OpenAPI's registered media type
     Document
     (String)
     ,

@@ -522,7 +522,7 @@ where
                                                     *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
                                                     response.headers_mut().insert(
                                                         CONTENT_TYPE,
-                                                        HeaderValue::from_static("application/yaml"));
+                                                        HeaderValue::from_static("application/vnd.oai.openapi"));
                                                     // Plain text Body
                                                     *response.body_mut() = body_from_string(body);
 
