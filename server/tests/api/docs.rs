@@ -12,7 +12,10 @@ async fn the_spec_is_served_byte_for_byte_and_as_json() {
 
     let yaml = app.get("/openapi.yaml").await;
     assert_eq!(yaml.status(), StatusCode::OK);
-    assert_eq!(yaml.headers()["content-type"], "application/vnd.oai.openapi");
+    assert_eq!(
+        yaml.headers()["content-type"],
+        "application/vnd.oai.openapi"
+    );
     assert_eq!(yaml.text().await.expect("text"), SPEC);
 
     let json = app.get("/openapi.json").await;

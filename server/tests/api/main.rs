@@ -4,12 +4,15 @@
 
 mod bad_input;
 mod batches;
+mod chaos_proxy;
 mod concurrency;
 mod docs;
+mod faults;
 mod health;
 mod helpers;
 mod idempotency;
 mod metrics;
+mod process;
 mod purchase_records;
 mod purchases;
 mod replicas;

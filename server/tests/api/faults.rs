@@ -1,0 +1,465 @@
+//! Faults survived: the database going away, the server crashing or being
+//! stopped under load, a slow database, and slow or abusive clients.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::chaos_proxy::ChaosProxy;
+use crate::helpers::{TestApp, TestDatabase, assert_problem};
+use crate::process::Replica;
+
+/// One answer seen by a buyer: when the request was sent, how long it took,
+/// its status (or `None` when the connection failed) and its Retry-After.
+#[derive(Debug)]
+struct Seen {
+    sent: Instant,
+    took: Duration,
+    status: Option<StatusCode>,
+    retry_after: Option<String>,
+}
+
+/// `buyers` concurrent loops buying 1 ticket at a time from `base` until
+/// `stop` is set; returns every answer.
+async fn buy_until_stopped(
+    base: &str,
+    ticket: i64,
+    buyers: usize,
+    stop: &Arc<AtomicBool>,
+) -> Vec<Seen> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let loops = (0..buyers).map(|_| {
+        let (client, stop) = (client.clone(), Arc::clone(stop));
+        let url = format!("{base}/tickets/{ticket}/purchases");
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let sent = Instant::now();
+                let body = json!({"quantity": 1, "user_id": uuid::Uuid::new_v4()});
+                let response = client.post(&url).json(&body).send().await;
+                seen.push(Seen {
+                    sent,
+                    took: sent.elapsed(),
+                    status: response.as_ref().ok().map(reqwest::Response::status),
+                    retry_after: response
+                        .as_ref()
+                        .ok()
+                        .and_then(|r| r.headers().get("retry-after"))
+                        .map(|v| v.to_str().unwrap_or_default().to_owned()),
+                });
+                if response.is_err() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            seen
+        })
+    });
+    futures::future::join_all(loops)
+        .await
+        .into_iter()
+        .flat_map(|seen| seen.expect("buyer task"))
+        .collect()
+}
+
+fn count(seen: &[Seen], status: StatusCode) -> i64 {
+    i64::try_from(seen.iter().filter(|s| s.status == Some(status)).count()).expect("small")
+}
+
+/// The books balance, and every 201 has its purchase row. A purchase whose
+/// commit raced a failure may exist without its 201 reaching the buyer, so
+/// rows may exceed the 201s, never the reverse.
+async fn assert_books_balance(db: &TestDatabase, ticket: i64, allocation: i64, created: i64) {
+    let rows = db
+        .count(&format!(
+            "SELECT count(*) FROM purchases WHERE ticket_id = {ticket}"
+        ))
+        .await;
+    let sold = db
+        .count(&format!(
+            "SELECT COALESCE(sum(quantity), 0)::bigint FROM purchases WHERE ticket_id = {ticket}"
+        ))
+        .await;
+    let remaining = db
+        .count(&format!(
+            "SELECT remaining::bigint FROM tickets WHERE id = {ticket}"
+        ))
+        .await;
+    assert!(
+        rows >= created,
+        "{created} purchases answered 201 but only {rows} rows exist"
+    );
+    assert_eq!(remaining + sold, allocation, "left + sold = allocation");
+}
+
+/// `url` with its host and port replaced by `address`.
+fn through(url: &str, address: std::net::SocketAddr) -> String {
+    let (scheme_and_user, rest) = url.split_once('@').expect("a user in the URL");
+    let (_, path) = rest.split_once('/').expect("a database in the URL");
+    format!("{scheme_and_user}@{address}/{path}")
+}
+
+fn database_address(url: &str) -> std::net::SocketAddr {
+    let (_, rest) = url.split_once('@').expect("a user in the URL");
+    let (host_port, _) = rest.split_once('/').expect("a database in the URL");
+    host_port
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .expect("host:port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_going_away_mid_stream_is_503_and_the_service_recovers_by_itself() {
+    let db = TestDatabase::create().await;
+    let proxy = ChaosProxy::start(database_address(&db.url)).await;
+    let proxied = through(&db.url, proxy.address);
+    let connect_timeout = Duration::from_millis(500);
+    let app = TestApp::start_with(&db, |config| {
+        config.database_url = proxied;
+        config.connect_timeout = connect_timeout;
+    })
+    .await;
+    let ticket = app.create_ticket(100_000).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let buyers = tokio::spawn({
+        let (base, stop) = (app.address.clone(), Arc::clone(&stop));
+        async move { buy_until_stopped(&base, ticket, 4, &stop).await }
+    });
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    proxy.cut();
+    let cut_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.headers()["retry-after"], "1");
+    assert_problem(health, StatusCode::SERVICE_UNAVAILABLE).await;
+    let restored_at = Instant::now();
+    proxy.restore();
+
+    // Back by itself: purchases succeed again within a few seconds.
+    let recovered = async {
+        while app.purchase(ticket, 1).await.status() != StatusCode::CREATED {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), recovered)
+        .await
+        .expect("purchases succeed again after the database is back");
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    stop.store(true, Ordering::SeqCst);
+    let seen = buyers.await.expect("buyers");
+
+    let outage = seen
+        .iter()
+        .filter(|s| s.sent > cut_at + Duration::from_millis(100) && s.sent + s.took < restored_at);
+    let mut outage_answers = 0;
+    for s in outage {
+        outage_answers += 1;
+        assert_eq!(
+            s.status,
+            Some(StatusCode::SERVICE_UNAVAILABLE),
+            "during the outage: {s:?}"
+        );
+        assert_eq!(s.retry_after.as_deref(), Some("1"));
+        assert!(
+            s.took < connect_timeout + Duration::from_secs(1),
+            "an answer took {:?}",
+            s.took
+        );
+    }
+    assert!(
+        outage_answers > 0,
+        "no request was answered during the outage"
+    );
+    assert!(
+        seen.iter().all(|s| matches!(
+            s.status,
+            Some(StatusCode::CREATED | StatusCode::SERVICE_UNAVAILABLE)
+        )),
+        "only 201 or 503, never a hang or another error"
+    );
+    assert_books_balance(&db, ticket, 100_000, count(&seen, StatusCode::CREATED) + 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_load_leaves_exact_books_and_starts_again() {
+    let db = TestDatabase::create().await;
+    let first = Replica::start(&db).await;
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(format!("{}/tickets", first.address))
+        .json(&json!({"name": "crash", "desc": "", "allocation": 100_000}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    let ticket = created["id"].as_i64().expect("an id");
+    let stop = Arc::new(AtomicBool::new(false));
+    let buyers = tokio::spawn({
+        let (base, stop) = (first.address.clone(), Arc::clone(&stop));
+        async move { buy_until_stopped(&base, ticket, 8, &stop).await }
+    });
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    first.kill().await;
+    stop.store(true, Ordering::SeqCst);
+    let seen = buyers.await.expect("buyers");
+    let created_before_crash = count(&seen, StatusCode::CREATED);
+    assert!(
+        created_before_crash > 0,
+        "nothing was bought before the crash"
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.status.is_none_or(|status| status == StatusCode::CREATED))
+    );
+
+    let second = Replica::start(&db).await;
+    assert_books_balance(&db, ticket, 100_000, created_before_crash).await;
+    let again = client
+        .post(format!("{}/tickets/{ticket}/purchases", second.address))
+        .json(&json!({"quantity": 1, "user_id": uuid::Uuid::new_v4()}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_books_balance(&db, ticket, 100_000, created_before_crash + 1).await;
+    assert!(second.terminate().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_answers_every_request_in_flight_then_exits() {
+    let db = TestDatabase::create().await;
+    let replica = Replica::start(&db).await;
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(format!("{}/tickets", replica.address))
+        .json(&json!({"name": "stop", "desc": "", "allocation": 100_000}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    let ticket = created["id"].as_i64().expect("an id");
+    let stop = Arc::new(AtomicBool::new(false));
+    let buyers = tokio::spawn({
+        let (base, stop) = (replica.address.clone(), Arc::clone(&stop));
+        async move { buy_until_stopped(&base, ticket, 8, &stop).await }
+    });
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        replica.terminate().await,
+        "the server exited uncleanly on SIGTERM"
+    );
+    stop.store(true, Ordering::SeqCst);
+    let seen = buyers.await.expect("buyers");
+
+    let answered: Vec<_> = seen.iter().filter_map(|s| s.status).collect();
+    assert!(!answered.is_empty());
+    assert!(
+        answered.iter().all(|status| *status == StatusCode::CREATED),
+        "a request got {answered:?}"
+    );
+    assert_books_balance(&db, ticket, 100_000, count(&seen, StatusCode::CREATED)).await;
+}
+
+/// A session of the test's own that holds ticket `ticket`'s row lock until
+/// dropped, as a slow or stuck transaction would.
+async fn lock_ticket(db: &TestDatabase, ticket: i64) -> diesel_async::AsyncPgConnection {
+    // Imported here: its `load` would shadow `AtomicBool::load` above.
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let mut blocker = db.connect().await;
+    blocker.begin_test_transaction().await.expect("BEGIN");
+    diesel::sql_query(format!(
+        "SELECT id FROM tickets WHERE id = {ticket} FOR UPDATE"
+    ))
+    .execute(&mut blocker)
+    .await
+    .expect("locking the ticket");
+    blocker
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_ticket_fails_fast_with_503_while_others_still_sell() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start_with(&db, |config| {
+        config.statement_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let locked = app.create_ticket(10).await;
+    let free = app.create_ticket(10).await;
+    let blocker = lock_ticket(&db, locked).await;
+
+    let started = Instant::now();
+    let response = app.purchase(locked, 1).await;
+    let took = started.elapsed();
+
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+        "answered after {took:?}"
+    );
+    assert_eq!(app.purchase(free, 1).await.status(), StatusCode::CREATED);
+
+    drop(blocker);
+    assert_eq!(app.purchase(locked, 1).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(*) FROM purchases WHERE ticket_id = {locked}"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.remaining(locked).await, 9, "the 503 bought nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_answers_503_within_the_connect_timeout() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start_with(&db, |config| {
+        config.pool_size = 1;
+        config.connect_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let locked = app.create_ticket(10).await;
+    let blocker = lock_ticket(&db, locked).await;
+    // This purchase holds the only connection while it waits for the lock.
+    let stuck = tokio::spawn({
+        let (client, url) = (
+            app.client.clone(),
+            app.url(&format!("/tickets/{locked}/purchases")),
+        );
+        async move {
+            let body = json!({"quantity": 1, "user_id": uuid::Uuid::new_v4()});
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    let response = app.get(&format!("/tickets/{locked}")).await;
+    let took = started.elapsed();
+
+    assert_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(took < Duration::from_secs(2), "answered after {took:?}");
+    drop(blocker);
+    assert_eq!(
+        stuck.await.expect("task").expect("answered"),
+        StatusCode::CREATED
+    );
+}
+
+/// Reads from `stream` until it closes, for at most `limit`.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    let mut answer = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut answer))
+        .await
+        .ok()
+        .map(|_| String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start_with(&db, |config| {
+        config.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut stream = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .expect("connected");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("sent");
+
+    let started = Instant::now();
+    let closed = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+
+    assert!(
+        closed.is_some(),
+        "the server kept a stalled client's connection open"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_413() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let mut stream = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .expect("connected");
+    stream
+        .write_all(b"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .await
+        .expect("sent");
+    // 20 chunks of 1 KiB: no Content-Length warns the server in advance.
+    for _ in 0..20 {
+        let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break; // the server may stop reading once past the limit
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+
+    let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+        .await
+        .unwrap_or_default();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(db.count("SELECT count(*) FROM tickets").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start_with(&db, |config| config.max_connections = 2).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    // Two keep-alive connections, each answered once and left open.
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(&address).await.expect("connected");
+        stream.write_all(request).await.expect("sent");
+        let mut head = [0_u8; 12];
+        stream.read_exact(&mut head).await.expect("answered");
+        assert_eq!(&head, b"HTTP/1.1 200");
+        open.push(stream);
+    }
+
+    let mut third = TcpStream::connect(&address)
+        .await
+        .expect("the backlog takes it");
+    third.write_all(request).await.expect("sent");
+    let mut head = [0_u8; 12];
+    let early = tokio::time::timeout(Duration::from_millis(500), third.read_exact(&mut head)).await;
+    assert!(
+        early.is_err(),
+        "a third connection was served beyond the cap of 2"
+    );
+
+    drop(open.pop());
+    tokio::time::timeout(Duration::from_secs(5), third.read_exact(&mut head))
+        .await
+        .expect("served once a slot was free")
+        .expect("read");
+    assert_eq!(&head, b"HTTP/1.1 200");
+}
