@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod metrics;
+mod model;
 mod process;
 mod purchase_records;
 mod purchases;
