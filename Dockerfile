@@ -14,7 +14,8 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
 COPY --from=planner /app/recipe.json recipe.json
-RUN cargo chef cook --release --locked --recipe-path recipe.json -p tickets-server
+# The recipe carries Cargo.lock; the final build below is --locked.
+RUN cargo chef cook --release --recipe-path recipe.json -p tickets-server
 COPY . .
 RUN cargo build --release --locked -p tickets-server
 
