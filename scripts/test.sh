@@ -35,15 +35,24 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
     trap 'stop_local_postgres; rm -rf "$scratch"' EXIT
 fi
 
+# In release mode: the tests then share the release build's dependencies
+# instead of compiling them all a third time.
 log "running the tests"
+test_log=$(mktemp)
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --locked -p tickets-server --no-fail-fast
+    cargo nextest run --release --locked -p tickets-server --no-fail-fast 2>&1 | tee "$test_log"
+    passed=$(sed -nE 's/.* ([0-9]+) tests? run: ([0-9]+) passed.*/\2/p' "$test_log" | tail -n 1)
 else
-    cargo test --locked -p tickets-server --no-fail-fast
+    cargo test --release --locked -p tickets-server --no-fail-fast 2>&1 | tee "$test_log"
+    passed=$(sed -nE 's/^test result: ok\. ([0-9]+) passed.*/\1/p' "$test_log" | awk '{ sum += $1 } END { print sum + 0 }')
 fi
+rm -f "$test_log"
 
 log "checking the server against its contract"
 scripts/contract-test.sh
 
 log "a short run of the benchmark, to prove it works (not a measurement)"
 scripts/bench.sh --smoke
+
+# One closing line for whoever reads the end of the log.
+echo "tests: ${passed:-0} passed, 0 failed"
