@@ -192,17 +192,7 @@ async fn the_database_going_away_mid_stream_is_503_and_the_service_recovers_by_i
 async fn a_server_killed_mid_load_leaves_exact_books_and_starts_again() {
     let db = TestDatabase::create().await;
     let first = Replica::start(&db).await;
-    let client = reqwest::Client::new();
-    let created: serde_json::Value = client
-        .post(format!("{}/tickets", first.address))
-        .json(&json!({"name": "crash", "desc": "", "allocation": 100_000}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
-    let ticket = created["id"].as_i64().expect("an id");
+    let ticket = first.create_ticket(100_000).await;
     let stop = Arc::new(AtomicBool::new(false));
     let buyers = tokio::spawn({
         let (base, stop) = (first.address.clone(), Arc::clone(&stop));
@@ -224,6 +214,7 @@ async fn a_server_killed_mid_load_leaves_exact_books_and_starts_again() {
     );
 
     let second = Replica::start(&db).await;
+    let client = reqwest::Client::new();
     assert_books_balance(&db, ticket, 100_000, created_before_crash).await;
     let again = client
         .post(format!("{}/tickets/{ticket}/purchases", second.address))
@@ -240,17 +231,7 @@ async fn a_server_killed_mid_load_leaves_exact_books_and_starts_again() {
 async fn sigterm_under_load_answers_every_request_in_flight_then_exits() {
     let db = TestDatabase::create().await;
     let replica = Replica::start(&db).await;
-    let client = reqwest::Client::new();
-    let created: serde_json::Value = client
-        .post(format!("{}/tickets", replica.address))
-        .json(&json!({"name": "stop", "desc": "", "allocation": 100_000}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
-    let ticket = created["id"].as_i64().expect("an id");
+    let ticket = replica.create_ticket(100_000).await;
     let stop = Arc::new(AtomicBool::new(false));
     let buyers = tokio::spawn({
         let (base, stop) = (replica.address.clone(), Arc::clone(&stop));

@@ -45,6 +45,20 @@ impl Replica {
         Self { process, address }
     }
 
+    /// Creates a ticket with `allocation` through this process; returns its id.
+    pub async fn create_ticket(&self, allocation: i64) -> i64 {
+        let created: Value = reqwest::Client::new()
+            .post(format!("{}/tickets", self.address))
+            .json(&serde_json::json!({"name": "replica", "desc": "", "allocation": allocation}))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("JSON");
+        created["id"].as_i64().expect("an id")
+    }
+
     /// Kills the process with SIGKILL, as a crash would, and waits for it.
     pub async fn kill(mut self) {
         self.signal("-KILL").await;

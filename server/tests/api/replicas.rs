@@ -4,7 +4,7 @@
 
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::TestDatabase;
 use crate::process::Replica;
@@ -15,16 +15,7 @@ async fn three_server_processes_on_one_database_sell_exactly_the_allocation() {
     let replicas = join_all((0..3).map(|_| Replica::start(&db))).await;
     let client = reqwest::Client::new();
 
-    let created: Value = client
-        .post(format!("{}/tickets", replicas[0].address))
-        .json(&json!({"name": "on-sale", "desc": "", "allocation": 150}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
-    let ticket = created["id"].as_i64().expect("an id");
+    let ticket = replicas[0].create_ticket(150).await;
 
     let statuses = join_all((0..450).map(|i| {
         let url = format!("{}/tickets/{ticket}/purchases", replicas[i % 3].address);
