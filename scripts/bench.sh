@@ -7,23 +7,27 @@
 #
 #   scripts/bench.sh                  15 s a workload
 #   scripts/bench.sh --duration 30    longer runs
-#   scripts/bench.sh --smoke          2 s a workload: proves the script works (CI)
+#   scripts/bench.sh --smoke          2 s a workload, into bench/results/smoke:
+#                                     proves the script works (CI)
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
+source "$repo_root/scripts/lib/server.sh"
 cd "$repo_root"
 
 duration=15
 connections=64
+smoke=
 while [[ $# -gt 0 ]]; do
     case $1 in
-        --smoke) duration=2 ;;
+        --smoke) duration=2; smoke=1 ;;
         --duration) duration=$2; shift ;;
         *) die "unknown argument $1 (use --smoke or --duration SECONDS)" ;;
     esac
     shift
 done
-results=bench/results
+# A smoke run proves the script works; it must not replace the measurements.
+results=bench/results${smoke:+/smoke}
 mkdir -p "$results"
 
 ensure_debian_package wrk wrk
@@ -31,27 +35,18 @@ ensure_python_venv bench-venv bench/requirements.txt
 cargo build --release --locked -p tickets-server
 
 scratch=$(mktemp -d)
-start_local_postgres "$scratch/pgdata"
-server_pid=
 cleanup() {
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    stop_release_server
     stop_local_postgres
     rm -rf "$scratch"
 }
 trap cleanup EXIT
+start_local_postgres "$scratch/pgdata"
 
 sql() { "$POSTGRES_BIN_DIR/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 
-port=$(free_port)
-base="http://127.0.0.1:$port"
-DATABASE_URL=$DATABASE_URL LISTEN_ADDR=127.0.0.1:$port RUST_LOG=warn DATABASE_POOL_SIZE=${DATABASE_POOL_SIZE:-16} \
-    target/release/tickets-server 2>"$scratch/server.log" &
-server_pid=$!
-for _ in $(seq 100); do
-    curl -sf "$base/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -sf "$base/healthz" >/dev/null || { cat "$scratch/server.log" >&2; die "the server did not start"; }
+start_release_server "$scratch/server.log" DATABASE_POOL_SIZE="${DATABASE_POOL_SIZE:-16}"
+base=$SERVER_BASE
 
 # Tickets for each side, so each side's accounting stands alone. Their
 # allocations are large enough never to sell out during a run.
@@ -126,7 +121,7 @@ read_accounting=PASS
 
 log "memory: server at 256 connections"
 load purchase "$spread_server_first" "$spread_server_last" 256 "$duration" >/dev/null
-peak_rss_kib=$(sed -nE 's/^VmHWM:\s+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
+peak_rss_kib=$(sed -nE 's/^VmHWM:\s+([0-9]+) kB/\1/p' "/proc/$SERVER_PID/status")
 memory_accounting=PASS
 books_balance || memory_accounting=FAIL
 

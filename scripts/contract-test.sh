@@ -6,11 +6,13 @@
 #   3. a TypeScript client generated from the spec by the pinned
 #      openapi-generator compiles and drives the server;
 #   4. the /docs page works in headless Chromium with no internet and shows
-#      every operation (and leaves a screenshot in docs/api-reference.png).
+#      every operation; its screenshot goes to contract/build/ (copy it to
+#      docs/api-reference.png when the page changes).
 # With DATABASE_URL unset it starts a throwaway PostgreSQL of its own.
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
+source "$repo_root/scripts/lib/server.sh"
 cd "$repo_root"
 
 ensure_python_tools
@@ -26,24 +28,16 @@ log "1/4 linting openapi.yaml"
 
 cargo build --release --locked -p tickets-server
 scratch=$(mktemp -d)
-server_pid=
 cleanup() {
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    stop_release_server
     stop_local_postgres
     rm -rf "$scratch"
 }
 trap cleanup EXIT
 [[ -n "${DATABASE_URL:-}" ]] || start_local_postgres "$scratch/pgdata"
 
-port=$(free_port)
-base="http://127.0.0.1:$port"
-LISTEN_ADDR=127.0.0.1:$port RUST_LOG=warn target/release/tickets-server 2>"$scratch/server.log" &
-server_pid=$!
-for _ in $(seq 100); do
-    curl -sf "$base/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -sf "$base/healthz" >/dev/null || { cat "$scratch/server.log" >&2; die "the server did not start"; }
+start_release_server "$scratch/server.log"
+base=$SERVER_BASE
 
 log "2/4 schemathesis against $base"
 # Deterministic generation: the same requests every run. 60 examples an
@@ -62,6 +56,6 @@ openapi-generator-cli generate --input-spec openapi.yaml --generator-name typesc
 (cd contract && npx --no-install tsc -p . && node build/js/src/drive-client.js "$base")
 
 log "4/4 the docs page in headless Chromium"
-(cd contract && node src/docs-check.mjs "$base" ../docs/api-reference.png)
+(cd contract && node src/docs-check.mjs "$base" build/api-reference.png)
 
 log "the server keeps the contract"

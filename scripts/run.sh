@@ -13,6 +13,7 @@ cd "$repo_root"
 cargo build --release --locked -p tickets-server
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
+    trap stop_local_postgres EXIT
     start_local_postgres "$tools_dir/pgdata"
 fi
 

@@ -31,8 +31,8 @@ scripts/check-deploy.sh
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
     scratch=$(mktemp -d)
-    start_local_postgres "$scratch/pgdata"
     trap 'stop_local_postgres; rm -rf "$scratch"' EXIT
+    start_local_postgres "$scratch/pgdata"
 fi
 
 # In release mode: the tests then share the release build's dependencies

@@ -3,8 +3,10 @@
 #
 #   start_local_postgres DATA_DIR   initialises DATA_DIR if new, starts a server
 #                                   on a free 127.0.0.1 port, and exports
-#                                   DATABASE_URL; the server stops when the
-#                                   calling script exits.
+#                                   DATABASE_URL
+#   stop_local_postgres             stops it; callers call it from their EXIT
+#                                   trap (this file sets no trap, so it never
+#                                   replaces theirs)
 
 # PostgreSQL's own binaries (initdb, pg_ctl), installed from the system's
 # packages when absent.
@@ -58,7 +60,6 @@ start_local_postgres() {
         start >/dev/null || { cat "$data_dir/server.log" >&2; die "PostgreSQL did not start"; }
     POSTGRES_DATA_DIR=$data_dir
     POSTGRES_BIN_DIR=$bin
-    trap stop_local_postgres EXIT
     "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
         -c "SELECT 1 FROM pg_database WHERE datname = 'tickets'" -tA | grep -q 1 ||
         "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres tickets

@@ -1,0 +1,31 @@
+# Sourced by the scripts that need a running server: starts the release
+# binary on a free loopback port against DATABASE_URL, waits for /healthz,
+# and sets SERVER_BASE (its URL) and SERVER_PID. Extra environment for the
+# server can be given as arguments (NAME=value ...).
+#
+#   start_release_server LOG_FILE [NAME=value ...]
+#   stop_release_server
+
+start_release_server() {
+    local log_file=$1 port
+    shift
+    port=$(free_port)
+    SERVER_BASE="http://127.0.0.1:$port"
+    env LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn "$@" \
+        "$repo_root/target/release/tickets-server" 2>"$log_file" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        curl -sf "$SERVER_BASE/healthz" >/dev/null 2>&1 && return
+        sleep 0.1
+    done
+    cat "$log_file" >&2
+    die "the server did not start"
+}
+
+stop_release_server() {
+    if [[ -n "${SERVER_PID:-}" ]]; then
+        kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+        SERVER_PID=
+    fi
+    return 0
+}
