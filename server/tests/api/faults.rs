@@ -255,22 +255,6 @@ async fn sigterm_under_load_answers_every_request_in_flight_then_exits() {
     assert_books_balance(&db, ticket, 100_000, count(&seen, StatusCode::CREATED)).await;
 }
 
-/// A session of the test's own that holds ticket `ticket`'s row lock until
-/// dropped, as a slow or stuck transaction would.
-async fn lock_ticket(db: &TestDatabase, ticket: i64) -> diesel_async::AsyncPgConnection {
-    // Imported here: its `load` would shadow `AtomicBool::load` above.
-    use diesel_async::{AsyncConnection, RunQueryDsl};
-    let mut blocker = db.connect().await;
-    blocker.begin_test_transaction().await.expect("BEGIN");
-    diesel::sql_query(format!(
-        "SELECT id FROM tickets WHERE id = {ticket} FOR UPDATE"
-    ))
-    .execute(&mut blocker)
-    .await
-    .expect("locking the ticket");
-    blocker
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_ticket_fails_fast_with_503_while_others_still_sell() {
     let db = TestDatabase::create().await;
@@ -280,7 +264,7 @@ async fn a_locked_ticket_fails_fast_with_503_while_others_still_sell() {
     .await;
     let locked = app.create_ticket(10).await;
     let free = app.create_ticket(10).await;
-    let blocker = lock_ticket(&db, locked).await;
+    let blocker = db.lock_ticket(locked).await;
 
     let started = Instant::now();
     let response = app.purchase(locked, 1).await;
@@ -315,23 +299,9 @@ async fn an_exhausted_pool_answers_503_within_the_connect_timeout() {
     })
     .await;
     let locked = app.create_ticket(10).await;
-    let blocker = lock_ticket(&db, locked).await;
+    let blocker = db.lock_ticket(locked).await;
     // This purchase holds the only connection while it waits for the lock.
-    let stuck = tokio::spawn({
-        let (client, url) = (
-            app.client.clone(),
-            app.url(&format!("/tickets/{locked}/purchases")),
-        );
-        async move {
-            let body = json!({"quantity": 1, "user_id": uuid::Uuid::new_v4()});
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .map(|r| r.status())
-        }
-    });
+    let stuck = app.spawn_purchase(locked);
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let started = Instant::now();

@@ -52,6 +52,20 @@ impl TestDatabase {
             .unwrap_or_else(|e| panic!("{query}: {e}"))
     }
 
+    /// A session of the test's own holding ticket `ticket`'s row lock until
+    /// it is dropped, as a slow or stuck transaction would.
+    pub async fn lock_ticket(&self, ticket: i64) -> AsyncPgConnection {
+        let mut blocker = self.connect().await;
+        blocker.begin_test_transaction().await.expect("BEGIN");
+        diesel::sql_query(format!(
+            "SELECT id FROM tickets WHERE id = {ticket} FOR UPDATE"
+        ))
+        .execute(&mut blocker)
+        .await
+        .expect("locking the ticket");
+        blocker
+    }
+
     /// Runs `statement` as the server's administrator.
     pub async fn admin(&self, statement: &str) {
         let mut admin = AsyncPgConnection::establish(&self.admin_url)
@@ -181,6 +195,24 @@ impl TestApp {
             &json!({"quantity": quantity, "user_id": uuid::Uuid::new_v4()}),
         )
         .await
+    }
+
+    /// Sends a purchase of 1 from a task of its own, for a request that must
+    /// stay in flight while the test goes on; the task returns its status.
+    pub fn spawn_purchase(&self, ticket: i64) -> JoinHandle<reqwest::Result<StatusCode>> {
+        let (client, url) = (
+            self.client.clone(),
+            self.url(&format!("/tickets/{ticket}/purchases")),
+        );
+        tokio::spawn(async move {
+            let body = json!({"quantity": 1, "user_id": uuid::Uuid::new_v4()});
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status())
+        })
     }
 
     /// What is left of a ticket, as the API reports it.

@@ -1,6 +1,5 @@
 use std::time::Duration;
 
-use diesel_async::{AsyncConnection, RunQueryDsl};
 use reqwest::StatusCode;
 
 use crate::helpers::{TestApp, TestDatabase};
@@ -12,30 +11,9 @@ async fn stopping_lets_requests_in_flight_finish() {
     let ticket = app.create_ticket(5).await;
 
     // Hold the ticket's row lock so that a purchase stays in flight.
-    let mut blocker = db.connect().await;
-    blocker.begin_test_transaction().await.expect("BEGIN");
-    diesel::sql_query(format!(
-        "SELECT id FROM tickets WHERE id = {ticket} FOR UPDATE"
-    ))
-    .execute(&mut blocker)
-    .await
-    .expect("locking the ticket");
+    let blocker = db.lock_ticket(ticket).await;
 
-    let in_flight = tokio::spawn({
-        let (client, url) = (
-            app.client.clone(),
-            app.url(&format!("/tickets/{ticket}/purchases")),
-        );
-        async move {
-            let body = serde_json::json!({"quantity": 1, "user_id": uuid::Uuid::new_v4()});
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .map(|r| r.status())
-        }
-    });
+    let in_flight = app.spawn_purchase(ticket);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let address = app.url("/healthz");
     let stopping = tokio::spawn(app.stop());
