@@ -68,7 +68,10 @@ impl Edge {
 
     pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let request_id = request_id(request.headers());
-        let route = Route::of(request.uri().path()).template();
+        // The request moves into the generated server; the edge keeps its
+        // path (and the route parsed from it) for errors and metrics.
+        let path = request.uri().path().to_owned();
+        let route = Route::of(&path);
         let method = method_label(request.method());
         let span = tracing::info_span!(
             "request",
@@ -78,7 +81,7 @@ impl Edge {
         );
         async move {
             let started = Instant::now();
-            let mut response = self.respond(request, &request_id).await;
+            let mut response = self.respond(request, route, &request_id).await;
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert(REQUEST_ID, value);
             }
@@ -90,11 +93,11 @@ impl Edge {
             let elapsed = started.elapsed();
             self.metrics
                 .requests
-                .with_label_values(&[route, method, response.status().as_str()])
+                .with_label_values(&[route.template(), method, response.status().as_str()])
                 .inc();
             self.metrics
                 .request_seconds
-                .with_label_values(&[route])
+                .with_label_values(&[route.template()])
                 .observe(elapsed.as_secs_f64());
             tracing::info!(
                 status = response.status().as_u16(),
@@ -107,10 +110,13 @@ impl Edge {
         .await
     }
 
-    async fn respond(&self, request: Request<Incoming>, request_id: &str) -> Response<Body> {
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+        route: Route<'_>,
+        request_id: &str,
+    ) -> Response<Body> {
         let (parts, body) = request.into_parts();
-        let path = parts.uri.path().to_owned();
-        let route = Route::of(&path);
         if parts.method == Method::POST && route.takes_json_body() && !is_json(&parts.headers) {
             return problem_response(
                 &ProblemKind::UnsupportedMediaType
