@@ -1,10 +1,13 @@
-//! Configuration from the environment: every variable, its default and its
-//! meaning is here and in the README.
+//! Configuration from the environment: every variable, its default, its
+//! allowed range and its meaning is here and in the README. Every value is
+//! checked at start-up, so a bad one stops the server with a message naming
+//! the variable and what it may be, rather than failing later.
 
+use std::fmt::Display;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
 use std::time::Duration;
-
-use anyhow::{Context, bail};
 
 /// The server's settings.
 #[derive(Clone)]
@@ -13,30 +16,38 @@ pub struct Config {
     pub database_url: String,
     /// `LISTEN_ADDR` (default `0.0.0.0:8080`): where the API listens.
     pub listen_addr: SocketAddr,
-    /// `DATABASE_POOL_SIZE` (default 16): connections kept open to the database.
+    /// `DATABASE_POOL_SIZE` (default 16, 1 to 1000): connections kept open
+    /// to the database.
     pub pool_size: u32,
-    /// `DATABASE_CONNECT_TIMEOUT_MS` (default 2000): how long a request waits for
-    /// a pooled connection before it is answered 503.
+    /// `DATABASE_CONNECT_TIMEOUT_MS` (default 2000, 1 to 600000): the
+    /// longest a request waits for a database connection before it is
+    /// answered 503.
     pub connect_timeout: Duration,
-    /// `DATABASE_STATEMENT_TIMEOUT_MS` (default 5000): the longest a statement
-    /// may run, waits for locks included, before PostgreSQL cancels it and
-    /// the request is answered 503.
+    /// `DATABASE_STATEMENT_TIMEOUT_MS` (default 5000, 1 to 3600000): the
+    /// longest a statement may run, waits for locks included, before
+    /// PostgreSQL cancels it and the request is answered 503.
     pub statement_timeout: Duration,
-    /// `SHUTDOWN_GRACE_MS` (default 10000): how long requests in flight get to
-    /// finish after SIGINT or SIGTERM.
+    /// `SHUTDOWN_GRACE_MS` (default 10000, 0 to 3600000): how long requests
+    /// in flight get to finish after SIGINT or SIGTERM.
     pub shutdown_grace: Duration,
-    /// `MAX_CONNECTIONS` (default 1024): client connections served at once;
-    /// more wait in the listen backlog.
+    /// `MAX_CONNECTIONS` (default 1024, 1 to 100000): client connections
+    /// kept open at once. Past it, new connections are still served, one
+    /// request each, then closed.
     pub max_connections: usize,
-    /// `BODY_READ_TIMEOUT_MS` (default 10000): how long a client gets to send
-    /// a request's body before it is answered 408.
+    /// `BODY_READ_TIMEOUT_MS` (default 10000, 1 to 3600000): how long a
+    /// client gets to send a request's body before it is answered 408.
     pub body_read_timeout: Duration,
-    /// `IDEMPOTENCY_KEY_TTL_SECS` (default 86400): how long an idempotency
-    /// key's answer is kept for retries.
+    /// `IDEMPOTENCY_KEY_TTL_SECS` (default 86400, 1 to 31536000): how long an
+    /// idempotency key's answer is kept for retries.
     pub idempotency_key_ttl: Duration,
-    /// `HEADER_READ_TIMEOUT_MS` (default 10000): how long a client gets to
-    /// send a request's headers before its connection is closed.
+    /// `HEADER_READ_TIMEOUT_MS` (default 10000, 1 to 3600000): how long a
+    /// client gets to send a request's headers, and how long an idle
+    /// keep-alive connection stays open, before it is closed.
     pub header_read_timeout: Duration,
+    /// `QUEUE_DEPTH` (default 4096, 1 to 1000000): the most requests of one
+    /// kind (purchases, ticket reads) that wait for the database at once;
+    /// past it a request is answered 503 at once.
+    pub queue_depth: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -53,6 +64,7 @@ impl std::fmt::Debug for Config {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("idempotency_key_ttl", &self.idempotency_key_ttl)
+            .field("queue_depth", &self.queue_depth)
             .finish()
     }
 }
@@ -60,60 +72,91 @@ impl std::fmt::Debug for Config {
 /// The default for `LISTEN_ADDR`.
 pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
 
+/// A setting that cannot be used, with what it may be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+/// The longest timeout any setting takes: an hour.
+const HOUR_MS: u64 = 3_600_000;
+
 impl Config {
     /// Reads the configuration from the process environment.
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the configuration through `lookup`, which returns a variable's value.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let Some(database_url) = lookup("DATABASE_URL").filter(|url| !url.is_empty()) else {
-            bail!("DATABASE_URL is not set: give the PostgreSQL connection string");
-        };
-        let listen_addr = parse_or(&lookup, "LISTEN_ADDR", DEFAULT_LISTEN_ADDR.parse()?)?;
-        let pool_size = parse_or(&lookup, "DATABASE_POOL_SIZE", 16)?;
-        if pool_size == 0 {
-            bail!("DATABASE_POOL_SIZE must be at least 1");
-        }
-        let max_connections = parse_or(&lookup, "MAX_CONNECTIONS", 1024)?;
-        if max_connections == 0 {
-            bail!("MAX_CONNECTIONS must be at least 1");
-        }
-        let millis = |name, default| parse_or(&lookup, name, default).map(Duration::from_millis);
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let database_url = lookup("DATABASE_URL")
+            .filter(|url| !url.is_empty())
+            .ok_or_else(|| {
+                ConfigError(
+                    "DATABASE_URL is not set: give the PostgreSQL connection string".to_owned(),
+                )
+            })?;
         Ok(Self {
             database_url,
-            listen_addr,
-            pool_size,
-            connect_timeout: millis("DATABASE_CONNECT_TIMEOUT_MS", 2000)?,
-            statement_timeout: millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000)?,
-            shutdown_grace: millis("SHUTDOWN_GRACE_MS", 10_000)?,
-            max_connections,
-            header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", 10_000)?,
-            body_read_timeout: millis("BODY_READ_TIMEOUT_MS", 10_000)?,
-            idempotency_key_ttl: Duration::from_secs(parse_or(
-                &lookup,
+            listen_addr: vars.parsed(
+                "LISTEN_ADDR",
+                DEFAULT_LISTEN_ADDR,
+                "an address and port, such as 0.0.0.0:8080",
+            )?,
+            pool_size: vars.int("DATABASE_POOL_SIZE", 16, 1..=1000)?,
+            connect_timeout: vars.millis("DATABASE_CONNECT_TIMEOUT_MS", 2000, 1..=600_000)?,
+            statement_timeout: vars.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5000, 1..=HOUR_MS)?,
+            shutdown_grace: vars.millis("SHUTDOWN_GRACE_MS", 10_000, 0..=HOUR_MS)?,
+            max_connections: vars.int("MAX_CONNECTIONS", 1024, 1..=100_000)?,
+            header_read_timeout: vars.millis("HEADER_READ_TIMEOUT_MS", 10_000, 1..=HOUR_MS)?,
+            body_read_timeout: vars.millis("BODY_READ_TIMEOUT_MS", 10_000, 1..=HOUR_MS)?,
+            idempotency_key_ttl: Duration::from_secs(vars.int(
                 "IDEMPOTENCY_KEY_TTL_SECS",
                 86_400,
+                1..=31_536_000,
             )?),
+            queue_depth: vars.int("QUEUE_DEPTH", 4096, 1..=1_000_000)?,
         })
     }
 }
 
-fn parse_or<T>(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: T,
-) -> anyhow::Result<T>
-where
-    T: std::str::FromStr,
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    match lookup(name) {
-        None => Ok(default),
-        Some(value) => value
-            .parse()
-            .with_context(|| format!("{name}={value:?} is not valid")),
+/// The environment, read one variable at a time.
+struct Vars<'a, F>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// An integer in `range`, or `default` when the variable is unset.
+    fn int<T>(&self, name: &str, default: T, range: RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + Display + Copy,
+    {
+        let Some(raw) = (self.0)(name) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<T>() {
+            Ok(value) if range.contains(&value) => Ok(value),
+            _ => Err(ConfigError(format!(
+                "{name}={raw:?} is not valid: it must be an integer from {} to {}",
+                range.start(),
+                range.end()
+            ))),
+        }
+    }
+
+    /// A duration in milliseconds, in `range`.
+    fn millis(
+        &self,
+        name: &str,
+        default: u64,
+        range: RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        self.int(name, default, range).map(Duration::from_millis)
+    }
+
+    /// Any value `T` parses, or `default` when the variable is unset.
+    fn parsed<T: FromStr>(&self, name: &str, default: &str, what: &str) -> Result<T, ConfigError> {
+        let raw = (self.0)(name).unwrap_or_else(|| default.to_owned());
+        raw.parse()
+            .map_err(|_| ConfigError(format!("{name}={raw:?} is not valid: it must be {what}")))
     }
 }
 
@@ -122,7 +165,7 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    fn config(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -138,17 +181,52 @@ mod tests {
         assert_eq!(config.connect_timeout, Duration::from_secs(2));
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
         assert_eq!(config.max_connections, 1024);
+        assert_eq!(config.idempotency_key_ttl, Duration::from_secs(86_400));
+        assert_eq!(config.queue_depth, 4096);
     }
 
     #[rstest]
-    #[case::no_database(&[])]
-    #[case::empty_database(&[("DATABASE_URL", "")])]
-    #[case::bad_listen_addr(&[("DATABASE_URL", "postgres://x/db"), ("LISTEN_ADDR", "nowhere")])]
-    #[case::zero_pool(&[("DATABASE_URL", "postgres://x/db"), ("DATABASE_POOL_SIZE", "0")])]
-    #[case::bad_timeout(&[("DATABASE_URL", "postgres://x/db"), ("DATABASE_CONNECT_TIMEOUT_MS", "-1")])]
-    #[case::zero_connections(&[("DATABASE_URL", "postgres://x/db"), ("MAX_CONNECTIONS", "0")])]
-    fn invalid_settings_are_refused(#[case] vars: &[(&str, &str)]) {
-        assert!(config(vars).is_err());
+    #[case::lowest_values(&[
+        ("DATABASE_POOL_SIZE", "1"), ("DATABASE_CONNECT_TIMEOUT_MS", "1"),
+        ("SHUTDOWN_GRACE_MS", "0"), ("MAX_CONNECTIONS", "1"), ("IDEMPOTENCY_KEY_TTL_SECS", "1"),
+        ("QUEUE_DEPTH", "1"),
+    ])]
+    #[case::highest_values(&[
+        ("DATABASE_POOL_SIZE", "1000"), ("DATABASE_CONNECT_TIMEOUT_MS", "600000"),
+        ("DATABASE_STATEMENT_TIMEOUT_MS", "3600000"), ("MAX_CONNECTIONS", "100000"),
+        ("IDEMPOTENCY_KEY_TTL_SECS", "31536000"), ("QUEUE_DEPTH", "1000000"),
+    ])]
+    fn values_at_the_ends_of_their_ranges_are_taken(#[case] vars: &[(&str, &str)]) {
+        let mut all = vec![("DATABASE_URL", "postgres://x/db")];
+        all.extend_from_slice(vars);
+        assert!(config(&all).is_ok());
+    }
+
+    /// Each refusal names the variable and says what it may be.
+    #[rstest]
+    #[case::no_database(&[], "DATABASE_URL")]
+    #[case::empty_database(&[("DATABASE_URL", "")], "DATABASE_URL")]
+    #[case::bad_listen_addr(&[("LISTEN_ADDR", "nowhere")], "LISTEN_ADDR")]
+    #[case::zero_pool(&[("DATABASE_POOL_SIZE", "0")], "from 1 to 1000")]
+    #[case::negative_timeout(&[("DATABASE_CONNECT_TIMEOUT_MS", "-1")], "DATABASE_CONNECT_TIMEOUT_MS")]
+    #[case::zero_connect_timeout(&[("DATABASE_CONNECT_TIMEOUT_MS", "0")], "from 1 to 600000")]
+    #[case::zero_connections(&[("MAX_CONNECTIONS", "0")], "MAX_CONNECTIONS")]
+    #[case::huge_connections(&[("MAX_CONNECTIONS", "18446744073709551615")], "from 1 to 100000")]
+    #[case::huge_key_ttl(&[("IDEMPOTENCY_KEY_TTL_SECS", "18446744073709551615")], "IDEMPOTENCY_KEY_TTL_SECS")]
+    #[case::zero_key_ttl(&[("IDEMPOTENCY_KEY_TTL_SECS", "0")], "from 1 to 31536000")]
+    #[case::zero_statement_timeout(&[("DATABASE_STATEMENT_TIMEOUT_MS", "0")], "DATABASE_STATEMENT_TIMEOUT_MS")]
+    #[case::huge_grace(&[("SHUTDOWN_GRACE_MS", "99999999999")], "SHUTDOWN_GRACE_MS")]
+    #[case::zero_queue(&[("QUEUE_DEPTH", "0")], "QUEUE_DEPTH")]
+    #[case::words(&[("HEADER_READ_TIMEOUT_MS", "ten seconds")], "HEADER_READ_TIMEOUT_MS")]
+    fn invalid_settings_are_refused_by_name(#[case] vars: &[(&str, &str)], #[case] says: &str) {
+        let mut all = if vars.iter().any(|(k, _)| *k == "DATABASE_URL") || vars.is_empty() {
+            Vec::new()
+        } else {
+            vec![("DATABASE_URL", "postgres://x/db")]
+        };
+        all.extend_from_slice(vars);
+        let error = config(&all).expect_err("refused").to_string();
+        assert!(error.contains(says), "{error:?} does not say {says:?}");
     }
 
     #[test]

@@ -21,8 +21,16 @@ async fn main() -> ExitCode {
 
 async fn serve() -> ExitCode {
     telemetry::init();
+    // A setting that cannot be used stops the server before it starts, with
+    // exit code 2, as for a bad argument.
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(error = %error, "invalid configuration");
+            return ExitCode::from(2);
+        }
+    };
     let run = async {
-        let config = Config::from_env()?;
         tracing::info!(?config, "starting");
         Application::build(&config)
             .await?

@@ -1,8 +1,8 @@
 //! The service's Prometheus metrics, one registry per server.
 
-use crate::storage::Pool;
+use crate::storage::{CoalescerMetrics, Pool};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry,
 };
 
@@ -22,8 +22,12 @@ pub struct Metrics {
     pub tickets_sold: IntCounter,
     /// Purchases refused because too few tickets were left.
     pub sold_out_rejections: IntCounter,
-    /// Purchases written per batch.
-    pub purchase_batch_size: Histogram,
+    /// Requests per batch, by queue (purchases, ticket reads).
+    batch_size: HistogramVec,
+    /// Requests waiting for a batch, by queue.
+    queue_waiting: IntGaugeVec,
+    /// Requests refused because their queue was full, by queue.
+    queue_refused: IntCounterVec,
     pool_connections: IntGauge,
     pool_idle_connections: IntGauge,
 }
@@ -61,9 +65,28 @@ impl Metrics {
                 "Purchases refused because too few tickets were left",
             )
             .expect("valid metric"),
-            purchase_batch_size: Histogram::with_opts(
-                HistogramOpts::new("tickets_purchase_batch_size", "Purchases written per batch")
-                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            batch_size: HistogramVec::new(
+                HistogramOpts::new("tickets_batch_size", "Requests run per batch, by queue")
+                    .buckets(vec![
+                        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+                    ]),
+                &["queue"],
+            )
+            .expect("valid metric"),
+            queue_waiting: IntGaugeVec::new(
+                Opts::new(
+                    "tickets_queue_waiting",
+                    "Requests waiting for a batch, by queue",
+                ),
+                &["queue"],
+            )
+            .expect("valid metric"),
+            queue_refused: IntCounterVec::new(
+                Opts::new(
+                    "tickets_queue_refused_total",
+                    "Requests refused at once because their queue was full, by queue",
+                ),
+                &["queue"],
             )
             .expect("valid metric"),
             pool_connections: IntGauge::new("db_pool_connections", "Database connections open")
@@ -82,7 +105,9 @@ impl Metrics {
             Box::new(metrics.purchases.clone()),
             Box::new(metrics.tickets_sold.clone()),
             Box::new(metrics.sold_out_rejections.clone()),
-            Box::new(metrics.purchase_batch_size.clone()),
+            Box::new(metrics.batch_size.clone()),
+            Box::new(metrics.queue_waiting.clone()),
+            Box::new(metrics.queue_refused.clone()),
             Box::new(metrics.pool_connections.clone()),
             Box::new(metrics.pool_idle_connections.clone()),
         ] {
@@ -95,6 +120,15 @@ impl Metrics {
     }
 
     /// The metrics in Prometheus' text format, with the pool's current state.
+    /// The metrics of the queue named `queue`.
+    pub fn queue(&self, queue: &str) -> CoalescerMetrics {
+        CoalescerMetrics {
+            batch_size: self.batch_size.with_label_values(&[queue]),
+            waiting: self.queue_waiting.with_label_values(&[queue]),
+            refused: self.queue_refused.with_label_values(&[queue]),
+        }
+    }
+
     /// The metrics in Prometheus' text format (UTF-8).
     pub fn render(&self, pool: &Pool) -> Vec<u8> {
         let state = pool.state();

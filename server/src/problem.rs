@@ -118,6 +118,13 @@ pub fn unavailable() -> models::Problem {
     ProblemKind::Unavailable.with_detail("The database is not reachable; try again later")
 }
 
+/// The 503 sent at once when more requests wait for the database than the
+/// server lets wait.
+pub fn overloaded() -> models::Problem {
+    ProblemKind::Unavailable
+        .with_detail("The server has more requests waiting than it takes; try again shortly")
+}
+
 /// An invalid field of the JSON body, located by a JSON pointer.
 pub fn body_field(pointer: String, detail: impl Into<String>) -> models::FieldError {
     models::FieldError {

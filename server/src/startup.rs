@@ -14,7 +14,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::api::TicketsApi;
+use crate::api::{ApiSettings, TicketsApi};
 use crate::config::Config;
 use crate::http::{Edge, ProtocolErrorRewrite};
 use crate::metrics::Metrics;
@@ -64,7 +64,12 @@ impl Application {
                 TicketsApi::new(
                     pool.clone(),
                     Arc::clone(&metrics),
-                    config.idempotency_key_ttl,
+                    ApiSettings {
+                        idempotency_key_ttl: config.idempotency_key_ttl,
+                        connect_timeout: config.connect_timeout,
+                        queue_depth: config.queue_depth,
+                        pool_size: config.pool_size,
+                    },
                 ),
                 metrics,
                 config.body_read_timeout,

@@ -59,6 +59,10 @@ impl ApiError {
             ),
             Self::KeyReused => ProblemKind::IdempotencyKeyReused
                 .with_detail("This Idempotency-Key was used for a different request"),
+            Self::Storage(error) if error.is_overloaded() => {
+                tracing::warn!("request refused: its queue is full");
+                problem::overloaded()
+            }
             Self::Storage(error) if error.is_unavailable() => {
                 tracing::warn!(error = %error, cause = ?error, "database unavailable");
                 problem::unavailable()

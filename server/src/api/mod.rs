@@ -24,24 +24,70 @@ pub use error::ApiError;
 use crate::domain::{IdempotencyKey, InvalidField, TicketId, field};
 use crate::metrics::Metrics;
 use crate::problem;
-use crate::storage::{self, Pool, PurchaseQueue};
+use crate::storage::{self, Coalescer, CoalescerSettings, Pool, PurchaseBatches, TicketReads};
+
+/// The most purchases one batch decides. Large enough that an on-sale at
+/// a thousand connections is a few batches deep; small enough that a batch's
+/// statement stays well under a millisecond of planning and locking.
+const PURCHASE_BATCH: usize = 512;
+
+/// The most ticket reads one statement answers.
+const READ_BATCH: usize = 1024;
+
+/// What the API needs to know of the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiSettings {
+    /// How long an idempotency key's answer is kept.
+    pub idempotency_key_ttl: Duration,
+    /// How long a request waits for a database connection.
+    pub connect_timeout: Duration,
+    /// The most requests of one kind waiting for the database.
+    pub queue_depth: usize,
+    /// The pool's size, which the batches running at once share.
+    pub pool_size: u32,
+}
 
 /// The service's implementation of the API.
 #[derive(Debug, Clone)]
 pub struct TicketsApi {
     pool: Pool,
-    purchases: Arc<PurchaseQueue>,
+    purchases: Arc<Coalescer<PurchaseBatches>>,
+    reads: Arc<Coalescer<TicketReads>>,
     metrics: Arc<Metrics>,
     idempotency_key_ttl: Duration,
 }
 
 impl TicketsApi {
-    pub fn new(pool: Pool, metrics: Arc<Metrics>, idempotency_key_ttl: Duration) -> Self {
+    pub fn new(pool: Pool, metrics: Arc<Metrics>, settings: ApiSettings) -> Self {
+        let pool_size = settings.pool_size as usize;
+        let queue = |max_batch, max_in_flight| CoalescerSettings {
+            max_batch,
+            max_in_flight,
+            max_waiting: settings.queue_depth,
+            connect_timeout: settings.connect_timeout,
+        };
+        // Half the pool for purchase batches, a quarter for reads: the rest
+        // serves creation, paging and health checks.
+        let purchases = Coalescer::start(
+            PurchaseBatches {
+                key_ttl: settings.idempotency_key_ttl,
+            },
+            pool.clone(),
+            queue(PURCHASE_BATCH, (pool_size / 2).max(1)),
+            metrics.queue("purchases"),
+        );
+        let reads = Coalescer::start(
+            TicketReads,
+            pool.clone(),
+            queue(READ_BATCH, (pool_size / 4).max(1)),
+            metrics.queue("ticket_reads"),
+        );
         Self {
-            purchases: PurchaseQueue::new(pool.clone(), metrics.purchase_batch_size.clone()),
             pool,
+            purchases: Arc::new(purchases),
+            reads: Arc::new(reads),
             metrics,
-            idempotency_key_ttl,
+            idempotency_key_ttl: settings.idempotency_key_ttl,
         }
     }
 }

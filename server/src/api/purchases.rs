@@ -2,10 +2,12 @@
 
 use tickets_api::{PurchaseTicketsResponse, models};
 
-use super::replay;
+use super::replay::{self, Replayable};
 use super::{ApiError, TicketsApi, body, idempotency_key, invalid_parameter, parameter, ticket_id};
 use crate::domain::{PurchaseCursor, PurchaseRequest, TicketId};
-use crate::storage::{self, PurchaseOutcome, StorageError, purchases::PurchaseRecord};
+use crate::storage::{
+    self, Decided, Order, OrderKey, PurchaseOutcome, StorageError, purchases::PurchaseRecord,
+};
 
 /// Purchases on a page when the client does not say.
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -31,40 +33,40 @@ impl TicketsApi {
             Ok(parsed) => parsed,
             Err(error) => return error.into(),
         };
-        let (response, fresh) = match key {
-            // The common case goes through the ticket's batch queue.
-            None => (
-                outcome_response(id, purchase, self.purchases.purchase(id, purchase).await),
-                true,
-            ),
-            // A keyed purchase runs in its own transaction with its key.
-            Some(key) => {
-                let fingerprint =
-                    replay::fingerprint("POST", &format!("/tickets/{id}/purchases"), &request);
-                replay::run_once(
-                    &self.pool,
-                    &key,
-                    &fingerprint,
-                    self.idempotency_key_ttl,
-                    move |conn| {
-                        Box::pin(async move {
-                            let outcomes =
-                                storage::tickets::purchase_batch_on(conn, id, &[purchase]).await?;
-                            let outcome = outcomes
-                                .into_iter()
-                                .next()
-                                .ok_or(diesel::result::Error::NotFound)?;
-                            Ok(outcome_response(id, purchase, Ok(outcome)))
-                        })
-                    },
-                )
-                .await
-            }
+        // Keyed or not, every purchase goes through the batches: a key is
+        // checked, and its answer stored, in its purchase's transaction.
+        let order = Order {
+            ticket: id,
+            request: purchase,
+            key: key.map(|key| OrderKey {
+                key: key.as_str().to_owned(),
+                fingerprint: replay::fingerprint(
+                    "POST",
+                    &format!("/tickets/{id}/purchases"),
+                    &request,
+                ),
+                answer: |ticket, request, outcome| {
+                    outcome_response(ticket, *request, Ok(*outcome)).to_stored()
+                },
+            }),
         };
-        if fresh {
-            self.count(&response, purchase);
+        match self.purchases.submit(order).await {
+            Ok(Decided::Fresh(outcome)) => {
+                let response = outcome_response(id, purchase, Ok(outcome));
+                self.count(&response, purchase);
+                response
+            }
+            Ok(Decided::Replayed(stored)) => {
+                tracing::info!(
+                    status = stored.status,
+                    "replayed the answer to an idempotency key"
+                );
+                PurchaseTicketsResponse::from_stored(stored)
+            }
+            Ok(Decided::InFlight) => ApiError::InFlight.into(),
+            Ok(Decided::KeyReused) => ApiError::KeyReused.into(),
+            Err(error) => outcome_response(id, purchase, Err(error)),
         }
-        response
     }
 
     fn count(&self, response: &PurchaseTicketsResponse, purchase: PurchaseRequest) {

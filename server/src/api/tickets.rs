@@ -69,7 +69,8 @@ impl TicketsApi {
 
     pub(super) async fn get(&self, id: u64) -> Result<models::Ticket, ApiError> {
         let id = ticket_id(id)?;
-        storage::tickets::find_ticket(&self.pool, id)
+        self.reads
+            .submit(id)
             .await?
             .map(ticket_model)
             .ok_or(ApiError::TicketNotFound(id))

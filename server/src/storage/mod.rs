@@ -1,26 +1,27 @@
 //! PostgreSQL access: the pool, the schema, the migrations and the queries.
 //! Nothing above this module sees diesel or SQL.
 
+mod coalescer;
 pub mod idempotency;
 mod migrations;
-mod purchase_queue;
+mod pool;
+pub mod purchase_batch;
 pub mod purchases;
 mod schema;
+mod statement;
 pub mod tickets;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures::FutureExt;
+use diesel_async::pooled_connection::PoolError;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures::future::BoxFuture;
 
+pub use coalescer::{BatchRunner, Coalescer, CoalescerMetrics, CoalescerSettings};
 pub use migrations::run_pending_migrations;
-pub use purchase_queue::PurchaseQueue;
-pub use tickets::{PurchaseOutcome, Ticket};
-
-/// The pool of database connections the service shares.
-pub type Pool = bb8::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
+pub use pool::{Pool, PoolSettings, PooledConnection, build_pool};
+pub use purchase_batch::{Decided, Order, OrderKey, PurchaseBatches, PurchaseOutcome};
+pub use tickets::{Ticket, TicketReads};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +30,19 @@ pub enum StorageError {
     /// or saturated. Callers answer 503.
     #[error("the database is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// More requests wait for the database than the server lets wait.
+    /// Callers answer 503 at once.
+    #[error("too many requests are waiting for the database")]
+    Overloaded,
     /// A query failed for another reason: a bug or a broken invariant.
     #[error("a database query failed")]
     Query(#[from] diesel::result::Error),
     /// The batch this request was part of failed; each of its requests
     /// shares the cause.
-    #[error("the purchase batch failed")]
+    #[error("the batch failed")]
     Batch(#[source] Arc<StorageError>),
-    /// The task writing the request's batch ended without an answer.
-    #[error("the purchase worker ended without answering")]
+    /// The batch running the request ended without an answer for it.
+    #[error("the batch ended without answering")]
     WorkerLost,
 }
 
@@ -50,15 +55,12 @@ impl From<bb8::RunError<PoolError>> for StorageError {
 impl StorageError {
     /// Whether the failure lies with the database's availability rather than
     /// with the query: a lost connection, a database starting or stopping, a
-    /// statement cancelled by `statement_timeout`.
+    /// statement cancelled by `statement_timeout`, too many waiting.
     pub fn is_unavailable(&self) -> bool {
         use diesel::result::DatabaseErrorKind;
         match self {
-            Self::Unavailable(_)
-            | Self::Query(diesel::result::Error::DatabaseError(
-                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
-                _,
-            )) => true,
+            Self::Unavailable(_) | Self::Overloaded => true,
+            Self::Query(error) if pool::is_lost_connection(error) => true,
             Self::Batch(error) => error.is_unavailable(),
             // diesel-async reports other SQLSTATEs as `Unknown` and keeps no
             // code, so the operational ones are told by PostgreSQL's message.
@@ -68,6 +70,16 @@ impl StorageError {
                     .any(|prefix| info.message().starts_with(prefix))
             }
             Self::Query(_) | Self::WorkerLost => false,
+        }
+    }
+
+    /// Whether the failure is [`StorageError::Overloaded`], here or in the
+    /// batch it came from.
+    pub fn is_overloaded(&self) -> bool {
+        match self {
+            Self::Overloaded => true,
+            Self::Batch(error) => error.is_overloaded(),
+            _ => false,
         }
     }
 }
@@ -86,49 +98,28 @@ const OPERATIONAL_ERRORS: &[&str] = &[
     "connection to server",
 ];
 
-/// How the service uses its database.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolSettings {
-    /// The most connections open at once.
-    pub max_size: u32,
-    /// How long a caller waits for a connection before it gives up (503).
-    pub connect_timeout: Duration,
-    /// The longest any statement may run, lock waits included; longer ones
-    /// are cancelled by PostgreSQL and rolled back (503).
-    pub statement_timeout: Duration,
-}
-
-/// Builds the pool. Connections are opened lazily, so this succeeds while
-/// the database is down; requests then get 503 until it is back, and
-/// connections the database closed are dropped when next returned.
-pub fn build_pool(database_url: &str, settings: PoolSettings) -> Pool {
-    let statement_timeout_ms = settings.statement_timeout.as_millis();
-    let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(move |url| {
-        async move {
-            let mut conn = AsyncPgConnection::establish(url).await?;
-            diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
-                .execute(&mut conn)
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
+/// Runs a read-only `query`, once more on a new connection if the first
+/// turned out dead: a read changes nothing, so running it again is safe.
+pub async fn read<T>(
+    pool: &Pool,
+    query: impl for<'c> Fn(&'c mut AsyncPgConnection) -> BoxFuture<'c, diesel::QueryResult<T>>,
+) -> Result<T, StorageError> {
+    let mut conn = pool.get().await?;
+    match query(&mut conn).await {
+        Err(error) if pool::is_lost_connection(&error) => {
+            drop(conn);
+            let mut conn = pool.get().await?;
+            Ok(query(&mut conn).await?)
         }
-        .boxed()
-    });
-    let manager =
-        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
-    bb8::Pool::builder()
-        .max_size(settings.max_size)
-        .connection_timeout(settings.connect_timeout)
-        // Broken connections are dropped on return (their socket is
-        // closed); testing each checkout would cost a round trip a request.
-        .test_on_check_out(false)
-        .build_unchecked(manager)
+        result => Ok(result?),
+    }
 }
 
 /// Whether the database answers a trivial query.
 pub async fn ping(pool: &Pool) -> Result<(), StorageError> {
-    let mut conn = pool.get().await?;
-    diesel::sql_query("SELECT 1").execute(&mut conn).await?;
-    Ok(())
+    read(pool, |conn| {
+        Box::pin(async move { diesel::sql_query("SELECT 1").execute(conn).await })
+    })
+    .await
+    .map(|_| ())
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::schema::{purchases, tickets};
-use super::{Pool, StorageError};
+use super::{Pool, StorageError, read};
 use crate::domain::{PurchaseCursor, TicketId};
 
 /// A purchase as recorded.
@@ -35,14 +35,18 @@ pub async fn find_purchase(
     ticket: TicketId,
     purchase_id: uuid::Uuid,
 ) -> Result<Option<PurchaseRecord>, StorageError> {
-    let mut conn = pool.get().await?;
-    Ok(purchases::table
-        .find(purchase_id)
-        .filter(purchases::ticket_id.eq(ticket.get()))
-        .select(PurchaseRecord::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?)
+    read(pool, |conn| {
+        Box::pin(async move {
+            purchases::table
+                .find(purchase_id)
+                .filter(purchases::ticket_id.eq(ticket.get()))
+                .select(PurchaseRecord::as_select())
+                .first(conn)
+                .await
+                .optional()
+        })
+    })
+    .await
 }
 
 /// Up to `limit` purchases of `ticket` in the order they committed, after
@@ -53,26 +57,31 @@ pub async fn list_purchases(
     limit: u32,
     after: Option<PurchaseCursor>,
 ) -> Result<Option<PurchasePage>, StorageError> {
-    let mut conn = pool.get().await?;
-    // One more than the page holds, to know whether another page follows.
-    let mut purchases = purchases::table
-        .filter(purchases::ticket_id.eq(ticket.get()))
-        .filter(purchases::seq.gt(after.map_or(0, PurchaseCursor::seq)))
-        .order(purchases::seq)
-        .limit(i64::from(limit) + 1)
-        .select(PurchaseRecord::as_select())
-        .load(&mut conn)
-        .await?;
-    if purchases.is_empty() {
-        // An empty page: tell an unknown ticket from one with no more purchases.
-        let exists: bool = diesel::select(diesel::dsl::exists(tickets::table.find(ticket.get())))
-            .get_result(&mut conn)
-            .await?;
-        if !exists {
-            return Ok(None);
-        }
-    }
-    let more = purchases.len() > limit as usize;
-    purchases.truncate(limit as usize);
-    Ok(Some(PurchasePage { purchases, more }))
+    read(pool, |conn| {
+        Box::pin(async move {
+            // One more than the page holds, to know whether another page follows.
+            let mut purchases = purchases::table
+                .filter(purchases::ticket_id.eq(ticket.get()))
+                .filter(purchases::seq.gt(after.map_or(0, PurchaseCursor::seq)))
+                .order(purchases::seq)
+                .limit(i64::from(limit) + 1)
+                .select(PurchaseRecord::as_select())
+                .load(conn)
+                .await?;
+            if purchases.is_empty() {
+                // An empty page: tell an unknown ticket from one with no more purchases.
+                let exists: bool =
+                    diesel::select(diesel::dsl::exists(tickets::table.find(ticket.get())))
+                        .get_result(conn)
+                        .await?;
+                if !exists {
+                    return Ok(None);
+                }
+            }
+            let more = purchases.len() > limit as usize;
+            purchases.truncate(limit as usize);
+            Ok(Some(PurchasePage { purchases, more }))
+        })
+    })
+    .await
 }

@@ -7,7 +7,11 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 use tickets_server::domain::{PurchaseRequest, Quantity, TicketId};
-use tickets_server::storage::{self, PurchaseOutcome};
+use tickets_server::storage::idempotency::StoredResponse;
+use tickets_server::storage::purchases::PurchaseRecord;
+use tickets_server::storage::{
+    self, BatchRunner, Decided, Order, OrderKey, PurchaseBatches, PurchaseOutcome, StorageError,
+};
 
 use crate::helpers::{TestApp, TestDatabase};
 
@@ -54,35 +58,98 @@ async fn migrated_pool(db: &TestDatabase) -> storage::Pool {
     pool
 }
 
+/// Runs `orders` as one batch, as the purchase queue would: each order's
+/// answer, or the batch's error.
+async fn try_batch(pool: &storage::Pool, orders: &[Order]) -> Vec<Result<Decided, StorageError>> {
+    let runner = PurchaseBatches {
+        key_ttl: Duration::from_secs(3600),
+    };
+    let conn = pool.get_owned().await.expect("a connection");
+    runner.run(pool, conn, orders).await
+}
+
+/// Runs `orders` as one batch that must succeed.
+async fn run_batch(pool: &storage::Pool, orders: &[Order]) -> Vec<Decided> {
+    try_batch(pool, orders)
+        .await
+        .into_iter()
+        .map(|answer| answer.expect("the batch is written"))
+        .collect()
+}
+
+fn order(ticket: i64, quantity: u32, buyer: &str) -> Order {
+    Order {
+        ticket: TicketId::try_from(ticket).expect("an id"),
+        request: request(quantity, buyer),
+        key: None,
+    }
+}
+
+/// An answer to store that says only whether the purchase was made.
+fn answer(_: TicketId, _: &PurchaseRequest, outcome: &PurchaseOutcome) -> StoredResponse {
+    let status = match outcome {
+        PurchaseOutcome::Purchased(_) => 201,
+        PurchaseOutcome::NotEnoughLeft { .. } => 409,
+        PurchaseOutcome::UnknownTicket => 404,
+    };
+    StoredResponse {
+        status,
+        location: None,
+        body: None,
+    }
+}
+
+fn keyed(ticket: i64, quantity: u32, key: &str, fingerprint: &str) -> Order {
+    Order {
+        key: Some(OrderKey {
+            key: key.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            answer,
+        }),
+        ..order(ticket, quantity, BUYER)
+    }
+}
+
+const BUYER: &str = "406c1d05-bbb2-4e94-b183-7d208c2692e1";
+
+fn purchased(decided: &Decided) -> Option<PurchaseRecord> {
+    match decided {
+        Decided::Fresh(PurchaseOutcome::Purchased(record)) => Some(*record),
+        _ => None,
+    }
+}
+
 #[tokio::test]
 async fn a_batch_decides_each_buyer_in_arrival_order() {
     let db = TestDatabase::create().await;
     let app = TestApp::start(&db).await;
     let ticket = app.create_ticket(3).await;
     let pool = migrated_pool(&db).await;
-    let buyer = "406c1d05-bbb2-4e94-b183-7d208c2692e1";
 
-    let outcomes = storage::tickets::purchase_batch(
+    let decided = run_batch(
         &pool,
-        TicketId::try_from(ticket).expect("an id"),
-        &[request(2, buyer), request(2, buyer), request(1, buyer)],
+        &[
+            order(ticket, 2, BUYER),
+            order(ticket, 2, BUYER),
+            order(ticket, 1, BUYER),
+        ],
     )
-    .await
-    .expect("the batch is written");
+    .await;
 
-    let [
-        PurchaseOutcome::Purchased(first),
-        PurchaseOutcome::NotEnoughLeft { remaining: 1 },
-        PurchaseOutcome::Purchased(third),
-    ] = outcomes[..]
-    else {
-        panic!("unexpected outcomes: {outcomes:?}");
+    let (Some(first), Some(third)) = (purchased(&decided[0]), purchased(&decided[2])) else {
+        panic!("unexpected outcomes: {decided:?}");
     };
+    assert_eq!(
+        decided[1],
+        Decided::Fresh(PurchaseOutcome::NotEnoughLeft { remaining: 1 })
+    );
+    assert_eq!((first.seq, third.seq), (1, 2), "numbered in arrival order");
     assert_eq!(app.remaining(ticket).await, 0);
     // Each buyer's purchase row is the one its outcome names.
     let rows = db
         .count(&format!(
-            "SELECT count(*) FROM purchases WHERE (id = '{}' AND quantity = 2 AND seq = 1) OR (id = '{}' AND quantity = 1 AND seq = 2)",
+            "SELECT count(*) FROM purchases WHERE (id = '{}' AND quantity = 2 AND seq = 1) \
+             OR (id = '{}' AND quantity = 1 AND seq = 2)",
             first.id, third.id
         ))
         .await;
@@ -90,47 +157,153 @@ async fn a_batch_decides_each_buyer_in_arrival_order() {
     assert_eq!(db.count("SELECT count(*) FROM purchases").await, 2);
 }
 
+/// One batch over several tickets: each ticket is decided on its own, the
+/// ones where everything fits in the batch's single statement, the others
+/// under their locks, in the same batch.
 #[tokio::test]
-async fn a_batch_for_an_unknown_ticket_buys_nothing() {
-    let db = TestDatabase::create().await;
-    let pool = migrated_pool(&db).await;
-    let buyer = "406c1d05-bbb2-4e94-b183-7d208c2692e1";
-    let outcomes = storage::tickets::purchase_batch(
-        &pool,
-        TicketId::try_from(99_i64).expect("an id"),
-        &[request(1, buyer)],
-    )
-    .await
-    .expect("answered");
-    assert_eq!(outcomes, [PurchaseOutcome::UnknownTicket]);
-}
-
-#[rstest::rstest]
-#[case::everyone_fits(10)]
-#[case::only_some_fit(3)]
-#[tokio::test]
-async fn a_failing_batch_applies_nothing(#[case] allocation: i64) {
+async fn a_batch_spans_tickets_and_decides_each_apart() {
     let db = TestDatabase::create().await;
     let app = TestApp::start(&db).await;
-    let ticket = app.create_ticket(allocation).await;
-    poison(&db).await;
+    let roomy = app.create_ticket(10).await;
+    let tight = app.create_ticket(3).await;
     let pool = migrated_pool(&db).await;
-    let buyer = "406c1d05-bbb2-4e94-b183-7d208c2692e1";
 
-    let result = storage::tickets::purchase_batch(
+    let decided = run_batch(
         &pool,
-        TicketId::try_from(ticket).expect("an id"),
         &[
-            request(1, buyer),
-            request(2, POISONED_BUYER),
-            request(1, buyer),
+            order(roomy, 4, BUYER),
+            order(tight, 2, BUYER),
+            order(9999, 1, BUYER),
+            order(roomy, 4, BUYER),
+            order(tight, 2, BUYER),
+            order(tight, 1, BUYER),
         ],
     )
     .await;
 
-    assert!(result.is_err(), "the batch should fail: {result:?}");
-    assert_eq!(app.remaining(ticket).await, allocation);
+    let seqs: Vec<Option<i64>> = decided
+        .iter()
+        .map(|d| purchased(d).map(|r| r.seq))
+        .collect();
+    assert_eq!(seqs, [Some(1), Some(1), None, Some(2), None, Some(2)]);
+    assert_eq!(decided[2], Decided::Fresh(PurchaseOutcome::UnknownTicket));
+    assert_eq!(
+        decided[4],
+        Decided::Fresh(PurchaseOutcome::NotEnoughLeft { remaining: 1 })
+    );
+    assert_eq!(app.remaining(roomy).await, 2);
+    assert_eq!(app.remaining(tight).await, 0);
+    assert_eq!(db.count("SELECT count(*) FROM purchases").await, 4);
+}
+
+/// A batch whose write fails: nothing of it is applied, and every buyer
+/// gets the error.
+#[tokio::test]
+async fn a_failing_batch_applies_nothing() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let ticket = app.create_ticket(10).await;
+    let other = app.create_ticket(10).await;
+    poison(&db).await;
+    let pool = migrated_pool(&db).await;
+
+    let answers = try_batch(
+        &pool,
+        &[
+            order(ticket, 1, BUYER),
+            order(other, 1, BUYER),
+            order(ticket, 2, POISONED_BUYER),
+            order(ticket, 1, BUYER),
+        ],
+    )
+    .await;
+
+    assert!(answers.iter().all(Result::is_err), "{answers:?}");
+    assert_eq!(app.remaining(ticket).await, 10);
+    assert_eq!(app.remaining(other).await, 10);
     assert_eq!(db.count("SELECT count(*) FROM purchases").await, 0);
+}
+
+/// A batch that fails after its single statement committed the tickets
+/// where everything fitted: those purchases are answered as made, the
+/// failed part applies nothing, and every answer says what happened.
+#[tokio::test]
+async fn a_batch_failing_midway_answers_what_it_made() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let tight = app.create_ticket(3).await;
+    let roomy = app.create_ticket(10).await;
+    poison(&db).await;
+    let pool = migrated_pool(&db).await;
+
+    let answers = try_batch(
+        &pool,
+        &[
+            order(tight, 1, BUYER),
+            order(roomy, 1, BUYER),
+            order(tight, 2, POISONED_BUYER),
+            order(tight, 1, BUYER),
+        ],
+    )
+    .await;
+
+    assert!(
+        answers[0].is_err() && answers[2].is_err() && answers[3].is_err(),
+        "{answers:?}"
+    );
+    let made = answers[1].as_ref().ok().and_then(purchased).expect("made");
+    assert_eq!(app.remaining(tight).await, 3);
+    assert_eq!(app.remaining(roomy).await, 9);
+    let rows = db
+        .count(&format!(
+            "SELECT count(*) FROM purchases WHERE id = '{}'",
+            made.id
+        ))
+        .await;
+    assert_eq!(rows, 1);
+    assert_eq!(db.count("SELECT count(*) FROM purchases").await, 1);
+}
+
+/// Keys in one batch: a replay of an earlier request, a key reused for
+/// another request, a new key, the same new key twice, and no key at all.
+#[tokio::test]
+async fn a_keyed_batch_replays_refuses_and_stores_each_key_as_its_purchase_commits() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let ticket = app.create_ticket(10).await;
+    let pool = migrated_pool(&db).await;
+    let earlier = run_batch(&pool, &[keyed(ticket, 1, "earlier", "f1")]).await;
+    assert!(purchased(&earlier[0]).is_some());
+
+    let decided = run_batch(
+        &pool,
+        &[
+            keyed(ticket, 1, "earlier", "f1"),
+            keyed(ticket, 1, "new", "f2"),
+            keyed(ticket, 2, "earlier", "another request"),
+            keyed(ticket, 1, "new", "f2"),
+            order(ticket, 3, BUYER),
+        ],
+    )
+    .await;
+
+    assert!(matches!(&decided[0], Decided::Replayed(stored) if stored.status == 201));
+    assert!(purchased(&decided[1]).is_some());
+    assert_eq!(
+        decided[2],
+        Decided::InFlight,
+        "the key is in this batch already"
+    );
+    assert_eq!(
+        decided[3],
+        Decided::InFlight,
+        "the key is in this batch already"
+    );
+    assert!(purchased(&decided[4]).is_some());
+    assert_eq!(app.remaining(ticket).await, 10 - 1 - 1 - 3);
+    assert_eq!(db.count("SELECT count(*) FROM idempotency_keys").await, 2);
+    let reused = run_batch(&pool, &[keyed(ticket, 2, "earlier", "another request")]).await;
+    assert_eq!(reused, [Decided::KeyReused]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

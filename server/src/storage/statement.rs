@@ -1,0 +1,53 @@
+//! Statements written as SQL, each a type of its own with a static query id,
+//! so that a connection prepares it once and reuses the plan: planning the
+//! batch statements anew each time cost the database more than running them.
+
+/// Defines a statement type: its bind parameters (field, Rust type and SQL
+/// type) interleaved with its SQL text, and the SQL types of the rows it
+/// returns, if any.
+///
+/// ```ignore
+/// statement! {
+///     /// Doc.
+///     FindTicket -> (Int8, Text) {
+///         "SELECT id, name FROM tickets WHERE id = " id: i64 as Int8, ""
+///     }
+/// }
+/// ```
+macro_rules! statement {
+    (
+        $(#[$attr:meta])*
+        $name:ident $(-> $rows:ty)? {
+            $head:literal
+            $( $field:ident: $rust:ty as $sql_type:ty, $tail:literal )*
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, diesel::query_builder::QueryId)]
+        pub(super) struct $name {
+            $(pub(super) $field: $rust,)*
+        }
+
+        $(
+            impl diesel::query_builder::Query for $name {
+                type SqlType = $rows;
+            }
+        )?
+
+        impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                #[allow(unused_mut)] mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($head);
+                $(
+                    out.push_bind_param::<$sql_type, _>(&self.$field)?;
+                    out.push_sql($tail);
+                )*
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use statement;
