@@ -3,7 +3,9 @@
 #   1. lint: the spec passes Redocly's linter (contract/redocly.yaml says
 #      which rules, and why);
 #   2. schemathesis: generated valid and invalid requests to every operation,
-#      every answer checked against the spec (contract/schemathesis.toml);
+#      every answer checked against the spec with every check schemathesis
+#      has (contract/schemathesis.toml): once in deterministic mode, then in
+#      random mode once per fixed seed;
 #   3. typescript client: a client generated from the spec by the pinned
 #      openapi-generator compiles with tsc and drives the server
 #      (contract/src/drive-client.ts);
@@ -78,10 +80,27 @@ lint() {
     "$bin/redocly" lint --config contract/redocly.yaml openapi.yaml --format=stylish
 }
 
-schemathesis() {
+# Random mode's seeds: fixed, so each run sends the same requests as the last
+# and a failure seen once is seen again. About 1,000 test cases a seed.
+random_seeds=(1 2 3 4 5)
+random_max_examples=75
+
+# run_schemathesis JUNIT_REPORT [ARGS...]: every check, as a client would run it.
+run_schemathesis() {
+    local report=$1
+    shift
     "$tools_dir/contract-venv/bin/st" --config-file contract/schemathesis.toml \
-        run openapi.yaml --url "$base" --no-color \
-        --report junit --report-junit-path "$build/schemathesis-junit.xml"
+        run openapi.yaml --url "$base" --checks all --no-color \
+        --report junit --report-junit-path "$report" "$@"
+}
+
+# The same requests every run, whatever the seed.
+schemathesis() {
+    run_schemathesis "$build/schemathesis-junit.xml" --generation-deterministic
+}
+
+schemathesis_seed() {
+    run_schemathesis "$build/schemathesis-seed-$1-junit.xml" --seed "$1" --max-examples "$random_max_examples"
 }
 
 typescript_client() {
@@ -108,13 +127,16 @@ docs_page() {
 }
 
 names=() results=() seconds=()
-# Runs one check with errexit on inside it (an `if` would switch it off),
+# run_check NAME [COMMAND ARGS...]: runs COMMAND (by default the function
+# named after NAME) with errexit on inside it (an `if` would switch it off),
 # its output shown and kept in $build/NAME.log, and records how it went.
 run_check() {
     local name=$1 start=$SECONDS status
-    log "$((${#names[@]} + 1))/4 $name"
+    shift
+    [[ $# -gt 0 ]] || set -- "${name//-/_}"
+    log "contract check $((${#names[@]} + 1)): $name"
     set +e
-    (set -eo pipefail; "${name//-/_}" 2>&1 | tee "$build/$name.log")
+    (set -eo pipefail; "$@" 2>&1 | tee "$build/$name.log")
     status=$?
     set -e
     names+=("$name")
@@ -124,6 +146,9 @@ run_check() {
 
 run_check lint
 run_check schemathesis
+for seed in "${random_seeds[@]}"; do
+    run_check "schemathesis-seed-$seed" schemathesis_seed "$seed"
+done
 run_check typescript-client
 run_check docs-page
 
@@ -131,7 +156,7 @@ run_check docs-page
 
 # One line on what each check saw, from its log.
 detail() {
-    local log=$build/$1.log ignored
+    local log=$build/$1.log ignored failures
     case $1 in
         lint)
             if grep -q 'API description is valid' "$log"; then
@@ -140,9 +165,12 @@ detail() {
             else
                 grep -oE 'failed with .*' "$log" | tail -n 1
             fi ;;
-        schemathesis)
+        schemathesis*)
+            # The failures by kind, from the run's closing summary.
+            failures=$(grep -oE 'ST[0-9]+ [^:]+: [0-9]+$' "$log" | paste -sd ';' | sed 's/;/; /g' || true)
             echo "$(grep -oE 'Tested: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+') operations," \
-                "test cases: $(grep -oE '[0-9]+ generated, .*' "$log" | tail -n 1)" ;;
+                "$(grep -oE '[0-9]+ covered / [0-9]+ selected' "$log" | tail -n 1 | sed 's| / | of |') links," \
+                "test cases: $(grep -oE '[0-9]+ generated, .*' "$log" | tail -n 1)${failures:+ ($failures)}" ;;
         typescript-client) grep -oE '(typed client: .*|MISMATCH: .*)' "$log" | tail -n 1 ;;
         docs-page)
             echo "$(grep -oE '[0-9]+ operations shown, [0-9]+ in' "$log" | sed 's/ in$/ in the spec/');" \
@@ -154,7 +182,7 @@ failed=0
 echo
 echo "contract checks against $base (logs in $build/):"
 for i in "${!names[@]}"; do
-    printf '  %-4s  %-17s %4ss  %s\n' "${results[$i]}" "${names[$i]}" "${seconds[$i]}" \
+    printf '  %-4s  %-21s %4ss  %s\n' "${results[$i]}" "${names[$i]}" "${seconds[$i]}" \
         "$(detail "${names[$i]}" 2>/dev/null || true)"
     [[ ${results[$i]} == PASS ]] || failed=$((failed + 1))
 done
