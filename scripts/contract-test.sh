@@ -2,14 +2,15 @@
 # Checks that the server does what openapi.yaml says, as its users see it:
 #   1. lint: the spec passes Redocly's linter (contract/redocly.yaml says
 #      which rules, and why);
-#   2. schemathesis: generated valid and invalid requests to every operation,
+#   2. spectral: and Spectral's OpenAPI rules (contract/.spectral.yaml);
+#   3. schemathesis: generated valid and invalid requests to every operation,
 #      every answer checked against the spec with every check schemathesis
 #      has (contract/schemathesis.toml): once in deterministic mode, then in
 #      random mode once per fixed seed;
-#   3. typescript client: a client generated from the spec by the pinned
+#   4. typescript client: a client generated from the spec by the pinned
 #      openapi-generator compiles with tsc and drives the server
 #      (contract/src/drive-client.ts);
-#   4. docs page: /docs in headless Chromium works with no internet and shows
+#   5. docs page: /docs in headless Chromium works with no internet and shows
 #      every operation (contract/src/docs-check.ts); its screenshot is
 #      docs/api-reference.png, rewritten only when the page looks different.
 #
@@ -80,6 +81,10 @@ lint() {
     "$bin/redocly" lint --config contract/redocly.yaml openapi.yaml --format=stylish
 }
 
+spectral() {
+    "$bin/spectral" lint --ruleset contract/.spectral.yaml --fail-severity=hint openapi.yaml
+}
+
 # Random mode's seeds: fixed, so each run sends the same requests as the last
 # and a failure seen once is seen again. About 1,000 test cases a seed.
 random_seeds=(1 2 3 4 5)
@@ -145,6 +150,7 @@ run_check() {
 }
 
 run_check lint
+run_check spectral
 run_check schemathesis
 for seed in "${random_seeds[@]}"; do
     run_check "schemathesis-seed-$seed" schemathesis_seed "$seed"
@@ -165,6 +171,8 @@ detail() {
             else
                 grep -oE 'failed with .*' "$log" | tail -n 1
             fi ;;
+        spectral)
+            grep -oE '(No results with a severity of .*|[0-9]+ problems? \(.*\))' "$log" | tail -n 1 ;;
         schemathesis*)
             # The failures by kind, from the run's closing summary.
             failures=$(grep -oE 'ST[0-9]+ [^:]+: [0-9]+$' "$log" | paste -sd ';' | sed 's/;/; /g' || true)
