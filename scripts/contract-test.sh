@@ -10,7 +10,9 @@
 #   4. typescript client: a client generated from the spec by the pinned
 #      openapi-generator compiles with tsc and drives the server
 #      (contract/src/drive-client.ts);
-#   5. docs page: /docs in headless Chromium works with no internet and shows
+#   5. python client: the same generator's Python client, installed over
+#      pinned dependencies, drives the server (contract/src/drive_client.py);
+#   6. docs page: /docs in headless Chromium works with no internet and shows
 #      every operation (contract/src/docs-check.ts); its screenshot is
 #      docs/api-reference.png, rewritten only when the page looks different.
 #
@@ -34,6 +36,7 @@ screenshot=docs/api-reference.png
 # generates the server, so the client is generated from the spec the same way.
 ensure_python_tools
 ensure_python_venv contract-venv contract/requirements.txt
+ensure_python_venv python-client-venv contract/python-client/requirements.txt
 ensure_debian_package java openjdk-17-jre-headless
 ensure_debian_package chromium chromium
 command -v node >/dev/null || die "Node.js 20 or later is required (with npm)"
@@ -120,6 +123,19 @@ typescript_client() {
     node "$build/js/src/drive-client.js" "$base"
 }
 
+python_client() {
+    log "generating the python client into $build/python-client"
+    openapi-generator-cli generate --input-spec openapi.yaml --generator-name python \
+        --output "$build/python-client" \
+        --additional-properties packageName=tickets_client,projectName=tickets-client,hideGenerationTimestamp=true \
+        >"$build/python-client-generate.log" 2>&1 ||
+        { cat "$build/python-client-generate.log" >&2; return 1; }
+    # Over the pinned dependencies, not the ranges the generated package asks for.
+    "$tools_dir/python-client-venv/bin/pip" install --quiet --disable-pip-version-check \
+        --no-deps --no-build-isolation "./$build/python-client"
+    "$tools_dir/python-client-venv/bin/python" contract/src/drive_client.py "$base"
+}
+
 docs_page() {
     "$bin/tsc" -p contract/tsconfig.docs.json
     node "$build/js/src/docs-check.js" "$base" openapi.yaml "$build/api-reference.png"
@@ -156,6 +172,7 @@ for seed in "${random_seeds[@]}"; do
     run_check "schemathesis-seed-$seed" schemathesis_seed "$seed"
 done
 run_check typescript-client
+run_check python-client
 run_check docs-page
 
 # --- summary ------------------------------------------------------------------
@@ -180,6 +197,12 @@ detail() {
                 "$(grep -oE '[0-9]+ covered / [0-9]+ selected' "$log" | tail -n 1 | sed 's| / | of |') links," \
                 "test cases: $(grep -oE '[0-9]+ generated, .*' "$log" | tail -n 1)${failures:+ ($failures)}" ;;
         typescript-client) grep -oE '(typed client: .*|MISMATCH: .*)' "$log" | tail -n 1 ;;
+        python-client)
+            if grep -q 'MISMATCH: ' "$log"; then
+                echo "$(grep -c 'MISMATCH: ' "$log") steps failed, first: $(grep -oE 'MISMATCH: .*' "$log" | head -n 1)"
+            else
+                grep -oE 'python client: .*' "$log" | tail -n 1
+            fi ;;
         docs-page)
             echo "$(grep -oE '[0-9]+ operations shown, [0-9]+ in' "$log" | sed 's/ in$/ in the spec/');" \
                 "$(grep -oE 'docs/api-reference.png (unchanged|rewritten)' "$log")" ;;
