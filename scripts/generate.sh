@@ -13,10 +13,15 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 cp "$repo_root/openapi-generator/ignore" "$out/.openapi-generator-ignore"
+# The generator reads the spec without the headers the HTTP edge sets on
+# every answer (see scripts/lib/spec_for_generator.py).
+spec=$(mktemp --suffix=.yaml)
+trap 'rm -rf "$out" "$spec"' EXIT
+python3 "$repo_root/scripts/lib/spec_for_generator.py" "$repo_root/openapi.yaml" "$spec"
 openapi-generator-cli generate \
     --config "$repo_root/openapi-generator/config.yaml" \
     --template-dir "$repo_root/openapi-generator/templates" \
-    --input-spec "$repo_root/openapi.yaml" \
+    --input-spec "$spec" \
     --output "$out" >"$out.log" 2>&1 || { cat "$out.log" >&2; rm -f "$out.log"; die "openapi-generator failed"; }
 rm -f "$out.log"
 cp "$repo_root/openapi-generator/rustfmt.toml" "$out/rustfmt.toml"

@@ -24,9 +24,9 @@ pub use auth::{AuthenticationApi, Claims};
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum GetDocsResponse {
-    /// The reference page
+    /// The reference page (UTF-8 HTML)
     Page
-    (String)
+    (swagger::ByteArray)
     ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
@@ -48,9 +48,9 @@ pub enum GetOpenapiJsonResponse {
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum GetOpenapiYamlResponse {
-    /// The OpenAPI document, as YAML, with OpenAPI's registered media type
+    /// The OpenAPI document, as YAML (UTF-8 text), with OpenAPI's registered media type
     Document
-    (String)
+    (swagger::ByteArray)
     ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
@@ -60,9 +60,9 @@ pub enum GetOpenapiYamlResponse {
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum GetDocsAssetResponse {
-    /// The asset
+    /// The asset (UTF-8 text)
     Asset
-    (swagger::OneOf2::<String, String>)
+    (swagger::OneOf2::<swagger::ByteArray, swagger::ByteArray>)
     ,
     /// The request is malformed or a value is out of range; nothing was changed
     BadRequest
@@ -78,7 +78,7 @@ pub enum GetDocsAssetResponse {
 pub enum GetMetricsResponse {
     /// The metrics
     Metrics
-    (String)
+    (swagger::ByteArray)
     ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
@@ -96,7 +96,7 @@ pub enum HealthCheckResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
     Unavailable
     (models::Problem)
 }
@@ -120,7 +120,7 @@ pub enum ListPurchasesResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
     Unavailable
     (models::Problem)
 }
@@ -131,6 +131,7 @@ pub enum PurchaseTicketsResponse {
     /// The tickets were bought
     Purchased
     {
+        body: models::Purchase,
         location:
         String
     }
@@ -143,7 +144,7 @@ pub enum PurchaseTicketsResponse {
     NotFound
     (models::Problem)
     ,
-    /// Fewer tickets are left than were asked for; nothing was bought
+    /// Fewer tickets are left than were asked for, or a request with this Idempotency-Key is still being processed; nothing was bought
     NotEnoughTickets
     (models::Problem)
     ,
@@ -151,7 +152,7 @@ pub enum PurchaseTicketsResponse {
     RequestTimeout
     (models::Problem)
     ,
-    /// The request body is larger than the server accepts
+    /// The request body is larger than 65,536 bytes, the most the server accepts (every valid body fits); nothing was changed
     PayloadTooLarge
     (models::Problem)
     ,
@@ -167,7 +168,7 @@ pub enum PurchaseTicketsResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
     Unavailable
     (models::Problem)
 }
@@ -183,7 +184,7 @@ pub enum GetPurchaseResponse {
     BadRequest
     (models::Problem)
     ,
-    /// No ticket has this id
+    /// The ticket has no purchase with this id, or no ticket has this id
     NotFound
     (models::Problem)
     ,
@@ -191,7 +192,7 @@ pub enum GetPurchaseResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
     Unavailable
     (models::Problem)
 }
@@ -219,7 +220,7 @@ pub enum CreateTicketResponse {
     RequestTimeout
     (models::Problem)
     ,
-    /// The request body is larger than the server accepts
+    /// The request body is larger than 65,536 bytes, the most the server accepts (every valid body fits); nothing was changed
     PayloadTooLarge
     (models::Problem)
     ,
@@ -235,7 +236,7 @@ pub enum CreateTicketResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
     Unavailable
     (models::Problem)
 }
@@ -263,7 +264,7 @@ pub enum CreateTicketLegacyResponse {
     RequestTimeout
     (models::Problem)
     ,
-    /// The request body is larger than the server accepts
+    /// The request body is larger than 65,536 bytes, the most the server accepts (every valid body fits); nothing was changed
     PayloadTooLarge
     (models::Problem)
     ,
@@ -279,7 +280,7 @@ pub enum CreateTicketLegacyResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
     Unavailable
     (models::Problem)
 }
@@ -303,7 +304,7 @@ pub enum GetTicketResponse {
     InternalError
     (models::Problem)
     ,
-    /// The database cannot be reached or did not answer in time; nothing was changed. The response carries `Retry-After` (seconds).
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
     Unavailable
     (models::Problem)
 }

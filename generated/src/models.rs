@@ -8,7 +8,7 @@ use crate::header;
 #[cfg(feature = "validate")]
 use serde_valid::Validate;
 
-/// One offending value: `pointer` locates it in the request body, `parameter` names it when it is a path parameter
+/// One offending value: `pointer` locates it in the request body, `parameter` names it when it is a parameter (in the path, the query string or a header)
 #[derive(Debug, Clone, PartialEq, Validate, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
 pub struct FieldError {
@@ -18,7 +18,7 @@ pub struct FieldError {
     #[serde(skip_serializing_if="Option::is_none")]
     pub pointer: Option<String>,
 
-    /// The name of the offending path parameter
+    /// The name of the offending parameter, as the spec names it
     #[serde(rename = "parameter")]
 
     #[serde(skip_serializing_if="Option::is_none")]
@@ -649,7 +649,7 @@ pub struct Problem {
 
     pub detail: String,
 
-    /// Each offending field or parameter (400 only)
+    /// Each offending value (400 only)
     #[serde(rename = "errors")]
 
     #[cfg_attr(feature = "validate", validate)]
@@ -1295,7 +1295,7 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
     }
 }
 
-/// A page of purchases, oldest first
+/// A page of purchases, in the order they were made
 #[derive(Debug, Clone, PartialEq, Validate, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
 pub struct PurchasePage {
@@ -1304,8 +1304,12 @@ pub struct PurchasePage {
     #[cfg_attr(feature = "validate", validate)]
     pub items: Vec<models::Purchase>,
 
-    /// Where the next page starts; absent on the last page
+    /// Where the next page starts, to pass as `cursor`; absent on the last page
     #[serde(rename = "next_cursor")]
+    #[cfg_attr(not(feature = "validate"), validate(
+           regex(path = *RE_PURCHASEPAGE_NEXT_CURSOR),
+        ))]
+    #[cfg_attr(feature = "validate", validate(pattern = "^[0-9]{1,18}$"))]
 
     #[serde(skip_serializing_if="Option::is_none")]
     pub next_cursor: Option<String>,
@@ -1332,6 +1336,9 @@ impl serde_valid::validation::ValidateCompositedMaxLength for PurchasePage {
     }
 }
 
+lazy_static::lazy_static! {
+    static ref RE_PURCHASEPAGE_NEXT_CURSOR: regex::Regex = regex::Regex::new("^[0-9]{1,18}$").unwrap();
+}
 
 impl PurchasePage {
     #[allow(clippy::new_without_default)]
@@ -1713,22 +1720,26 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
 #[derive(Debug, Clone, PartialEq, Validate, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
 pub struct TicketCreate {
-    /// The event's name (no NUL characters)
+    /// The event's name, with no NUL character
     #[serde(rename = "name")]
     #[cfg_attr(not(feature = "validate"), validate(
             length(min = 1, max = 200),
+           regex(path = *RE_TICKETCREATE_NAME),
         ))]
     #[cfg_attr(feature = "validate", validate(min_length = 1))]
     #[cfg_attr(feature = "validate", validate(max_length = 200))]
+    #[cfg_attr(feature = "validate", validate(pattern = "^[^\\u0000]*$"))]
 
     pub name: String,
 
-    /// A description of the event; may be empty (no NUL characters)
+    /// A description of the event, with no NUL character; may be empty
     #[serde(rename = "desc")]
     #[cfg_attr(not(feature = "validate"), validate(
             length(max = 2000),
+           regex(path = *RE_TICKETCREATE_DESC),
         ))]
     #[cfg_attr(feature = "validate", validate(max_length = 2000))]
+    #[cfg_attr(feature = "validate", validate(pattern = "^[^\\u0000]*$"))]
 
     pub desc: String,
 
@@ -1764,6 +1775,12 @@ impl serde_valid::validation::ValidateCompositedMaxLength for TicketCreate {
     }
 }
 
+lazy_static::lazy_static! {
+    static ref RE_TICKETCREATE_NAME: regex::Regex = regex::Regex::new("^[^\\u0000]*$").unwrap();
+}
+lazy_static::lazy_static! {
+    static ref RE_TICKETCREATE_DESC: regex::Regex = regex::Regex::new("^[^\\u0000]*$").unwrap();
+}
 
 impl TicketCreate {
     #[allow(clippy::new_without_default)]

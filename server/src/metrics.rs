@@ -95,7 +95,8 @@ impl Metrics {
     }
 
     /// The metrics in Prometheus' text format, with the pool's current state.
-    pub fn render(&self, pool: &Pool) -> String {
+    /// The metrics in Prometheus' text format (UTF-8).
+    pub fn render(&self, pool: &Pool) -> Vec<u8> {
         let state = pool.state();
         self.pool_connections.set(i64::from(state.connections));
         self.pool_idle_connections
@@ -103,7 +104,7 @@ impl Metrics {
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for counters and histograms.
         let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out);
-        String::from_utf8(out).unwrap_or_default()
+        out
     }
 }
 
@@ -133,7 +134,7 @@ mod tests {
                 statement_timeout: std::time::Duration::from_secs(1),
             },
         );
-        let text = metrics.render(&pool);
+        let text = String::from_utf8(metrics.render(&pool)).expect("UTF-8");
         assert!(
             text.contains(
                 r#"http_requests_total{method="GET",route="/tickets/{id}",status="200"} 1"#

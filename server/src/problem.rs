@@ -21,7 +21,9 @@ pub enum ProblemKind {
     MethodNotAllowed,
     RequestTimeout,
     PayloadTooLarge,
+    UriTooLong,
     UnsupportedMediaType,
+    HeaderFieldsTooLarge,
     Internal,
     Unavailable,
 }
@@ -36,7 +38,9 @@ impl ProblemKind {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::HeaderFieldsTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -53,7 +57,9 @@ impl ProblemKind {
             Self::MethodNotAllowed => "/problems/method-not-allowed",
             Self::RequestTimeout => "/problems/request-timeout",
             Self::PayloadTooLarge => "/problems/payload-too-large",
+            Self::UriTooLong => "/problems/uri-too-long",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
+            Self::HeaderFieldsTooLarge => "/problems/header-fields-too-large",
             Self::Internal => "/problems/internal-error",
             Self::Unavailable => "/problems/service-unavailable",
         }
@@ -69,7 +75,9 @@ impl ProblemKind {
             Self::MethodNotAllowed => "Method not allowed",
             Self::RequestTimeout => "Request timeout",
             Self::PayloadTooLarge => "Payload too large",
+            Self::UriTooLong => "URI too long",
             Self::UnsupportedMediaType => "Unsupported media type",
+            Self::HeaderFieldsTooLarge => "Request header fields too large",
             Self::Internal => "Internal server error",
             Self::Unavailable => "Service unavailable",
         }
@@ -150,7 +158,9 @@ mod tests {
     #[case(ProblemKind::MethodNotAllowed, 405)]
     #[case(ProblemKind::RequestTimeout, 408)]
     #[case(ProblemKind::PayloadTooLarge, 413)]
+    #[case(ProblemKind::UriTooLong, 414)]
     #[case(ProblemKind::UnsupportedMediaType, 415)]
+    #[case(ProblemKind::HeaderFieldsTooLarge, 431)]
     #[case(ProblemKind::Internal, 500)]
     #[case(ProblemKind::Unavailable, 503)]
     fn each_kind_carries_its_status_in_the_body_too(

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use crate::api::TicketsApi;
 use crate::config::Config;
-use crate::http::Edge;
+use crate::http::{Edge, ProtocolErrorRewrite};
 use crate::metrics::Metrics;
 use crate::storage::{self, Pool};
 
@@ -114,7 +114,7 @@ impl Application {
                         let connection = http1::Builder::new()
                             .timer(TokioTimer::new())
                             .header_read_timeout(self.header_read_timeout)
-                            .serve_connection(TokioIo::new(stream), service);
+                            .serve_connection(TokioIo::new(ProtocolErrorRewrite::new(stream)), service);
                         let connection = graceful.watch(connection);
                         tokio::spawn(async move {
                             if let Err(error) = connection.await {

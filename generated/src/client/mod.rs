@@ -507,9 +507,7 @@ impl<S, C, B> Api<C> for Client<S, C> where
                         .map(|f| f.to_bytes().to_vec())
                         .map_err(|e| ApiError(format!("Failed to read response: {}", e.into())))?;
 
-                let body = str::from_utf8(&body)
-                    .map_err(|e| ApiError(format!("Response was not valid UTF8: {e}")))?;
-                let body = body.to_string();
+                let body = swagger::ByteArray(body.to_vec());
 
                 Ok(GetDocsResponse::Page
                     (body)
@@ -696,9 +694,7 @@ impl<S, C, B> Api<C> for Client<S, C> where
                         .map(|f| f.to_bytes().to_vec())
                         .map_err(|e| ApiError(format!("Failed to read response: {}", e.into())))?;
 
-                let body = str::from_utf8(&body)
-                    .map_err(|e| ApiError(format!("Response was not valid UTF8: {e}")))?;
-                let body = body.to_string();
+                let body = swagger::ByteArray(body.to_vec());
 
                 Ok(GetOpenapiYamlResponse::Document
                     (body)
@@ -805,16 +801,12 @@ impl<S, C, B> Api<C> for Client<S, C> where
 
                 let body = match content_type {
                     Ok(ct) if ct.eq_ignore_ascii_case("application/javascript") => {
-                        let body = str::from_utf8(&body)
-                            .map_err(|e| ApiError(format!("Response was not valid UTF8: {e}")))?;
-                        let body = body.to_string();
-                        swagger::OneOf2::<String, String>::A(body)
+                        let body = swagger::ByteArray(body.to_vec());
+                        swagger::OneOf2::<swagger::ByteArray, swagger::ByteArray>::A(body)
                     },
                     Ok(ct) if ct.eq_ignore_ascii_case("text/css") => {
-                        let body = str::from_utf8(&body)
-                            .map_err(|e| ApiError(format!("Response was not valid UTF8: {e}")))?;
-                        let body = body.to_string();
-                        swagger::OneOf2::<String, String>::B(body)
+                        let body = swagger::ByteArray(body.to_vec());
+                        swagger::OneOf2::<swagger::ByteArray, swagger::ByteArray>::B(body)
                     },
                     e => {
                         return Err(ApiError(format!("Unexpected content type: {:?}", e)));
@@ -927,9 +919,7 @@ impl<S, C, B> Api<C> for Client<S, C> where
                         .map(|f| f.to_bytes().to_vec())
                         .map_err(|e| ApiError(format!("Failed to read response: {}", e.into())))?;
 
-                let body = str::from_utf8(&body)
-                    .map_err(|e| ApiError(format!("Response was not valid UTF8: {e}")))?;
-                let body = body.to_string();
+                let body = swagger::ByteArray(body.to_vec());
 
                 Ok(GetMetricsResponse::Metrics
                     (body)
@@ -1326,9 +1316,21 @@ impl<S, C, B> Api<C> for Client<S, C> where
                     None => return Err(ApiError(String::from("Required response header Location for response 201 was not found."))),
                 };
 
-                Ok(
-                    PurchaseTicketsResponse::Purchased
+
+                let body = http_body_util::BodyExt::collect(body)
+
+                        .await
+                        .map(|f| f.to_bytes().to_vec())
+                        .map_err(|e| ApiError(format!("Failed to read response: {}", e.into())))?;
+
+                let body = str::from_utf8(&body)
+                    .map_err(|e| ApiError(format!("Response was not valid UTF8: {e}")))?;
+                let body = serde_json::from_str::<models::Purchase>(body)
+                    .map_err(|e| ApiError(format!("Response body did not match the schema: {e}")))?;
+
+                Ok(PurchaseTicketsResponse::Purchased
                     {
+                        body,
                         location: response_location,
                     }
                 )

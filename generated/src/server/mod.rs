@@ -390,8 +390,8 @@ where
                                                     response.headers_mut().insert(
                                                         CONTENT_TYPE,
                                                         HeaderValue::from_static("text/html"));
-                                                    // Plain text Body
-                                                    *response.body_mut() = body_from_string(body);
+                                                    // Binary Body
+                                                    *response.body_mut() = BoxBody::new(Full::new(Bytes::from(body.0)));
 
                                                 },
                                                 GetDocsResponse::InternalError
@@ -523,8 +523,8 @@ where
                                                     response.headers_mut().insert(
                                                         CONTENT_TYPE,
                                                         HeaderValue::from_static("application/vnd.oai.openapi"));
-                                                    // Plain text Body
-                                                    *response.body_mut() = body_from_string(body);
+                                                    // Binary Body
+                                                    *response.body_mut() = BoxBody::new(Full::new(Bytes::from(body.0)));
 
                                                 },
                                                 GetOpenapiYamlResponse::InternalError
@@ -613,19 +613,19 @@ where
                                                 => {
                                                     *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
     match body {
-        swagger::OneOf2::<String, String>::A(body) => {
+        swagger::OneOf2::<swagger::ByteArray, swagger::ByteArray>::A(body) => {
                                                     response.headers_mut().insert(
                                                         CONTENT_TYPE,
                                                         HeaderValue::from_static("application/javascript"));
-                                                    // Plain text Body
-                                                    *response.body_mut() = body_from_string(body);
+                                                    // Binary Body
+                                                    *response.body_mut() = BoxBody::new(Full::new(Bytes::from(body.0)));
         },
-        swagger::OneOf2::<String, String>::B(body) => {
+        swagger::OneOf2::<swagger::ByteArray, swagger::ByteArray>::B(body) => {
                                                     response.headers_mut().insert(
                                                         CONTENT_TYPE,
                                                         HeaderValue::from_static("text/css"));
-                                                    // Plain text Body
-                                                    *response.body_mut() = body_from_string(body);
+                                                    // Binary Body
+                                                    *response.body_mut() = BoxBody::new(Full::new(Bytes::from(body.0)));
         },
     };
 
@@ -704,8 +704,8 @@ where
                                                     response.headers_mut().insert(
                                                         CONTENT_TYPE,
                                                         HeaderValue::from_static("text/plain"));
-                                                    // Plain text Body
-                                                    *response.body_mut() = body_from_string(body);
+                                                    // Binary Body
+                                                    *response.body_mut() = BoxBody::new(Full::new(Bytes::from(body.0)));
 
                                                 },
                                                 GetMetricsResponse::InternalError
@@ -1056,10 +1056,10 @@ where
                                 let mut unused_elements : Vec<String> = vec![];
                                 let param_purchase_create: Option<models::PurchaseCreate> = if !body.is_empty() {
                                     let deserializer = &mut serde_json::Deserializer::from_slice(&body);
-                                    match serde_ignored::deserialize(deserializer, |path| {
+                                    match serde_ignored::deserialize(&mut *deserializer, |path| {
                                             warn!("Ignoring unknown field in body: {path}");
                                             unused_elements.push(path.to_string());
-                                    }) {
+                                    }).and_then(|value| deserializer.end().map(|()| value)) {
                                         Ok(param_purchase_create) => param_purchase_create,
                                         Err(e) => return Ok(Response::builder()
                                                         .status(StatusCode::BAD_REQUEST)
@@ -1104,6 +1104,7 @@ where
                                             Ok(rsp) => match rsp {
                                                 PurchaseTicketsResponse::Purchased
                                                     {
+                                                        body,
                                                         location
                                                     }
                                                 => {
@@ -1124,6 +1125,12 @@ where
                                                         HeaderName::from_static("location"),
                                                         location
                                                     );
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
 
                                                 },
                                                 PurchaseTicketsResponse::BadRequest
@@ -1449,10 +1456,10 @@ where
                                 let mut unused_elements : Vec<String> = vec![];
                                 let param_ticket_create: Option<models::TicketCreate> = if !body.is_empty() {
                                     let deserializer = &mut serde_json::Deserializer::from_slice(&body);
-                                    match serde_ignored::deserialize(deserializer, |path| {
+                                    match serde_ignored::deserialize(&mut *deserializer, |path| {
                                             warn!("Ignoring unknown field in body: {path}");
                                             unused_elements.push(path.to_string());
-                                    }) {
+                                    }).and_then(|value| deserializer.end().map(|()| value)) {
                                         Ok(param_ticket_create) => param_ticket_create,
                                         Err(e) => return Ok(Response::builder()
                                                         .status(StatusCode::BAD_REQUEST)
@@ -1690,10 +1697,10 @@ where
                                 let mut unused_elements : Vec<String> = vec![];
                                 let param_ticket_create: Option<models::TicketCreate> = if !body.is_empty() {
                                     let deserializer = &mut serde_json::Deserializer::from_slice(&body);
-                                    match serde_ignored::deserialize(deserializer, |path| {
+                                    match serde_ignored::deserialize(&mut *deserializer, |path| {
                                             warn!("Ignoring unknown field in body: {path}");
                                             unused_elements.push(path.to_string());
-                                    }) {
+                                    }).and_then(|value| deserializer.end().map(|()| value)) {
                                         Ok(param_ticket_create) => param_ticket_create,
                                         Err(e) => return Ok(Response::builder()
                                                         .status(StatusCode::BAD_REQUEST)

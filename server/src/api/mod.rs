@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use swagger::ApiError as GeneratedApiError;
+use swagger::{ApiError as GeneratedApiError, ByteArray};
 use tickets_api::{
     Api, CreateTicketLegacyResponse, CreateTicketResponse, GetDocsAssetResponse, GetDocsResponse,
     GetMetricsResponse, GetOpenapiJsonResponse, GetOpenapiYamlResponse, GetPurchaseResponse,
@@ -91,7 +91,9 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
     }
 
     async fn get_metrics(&self, _context: &C) -> Result<GetMetricsResponse, GeneratedApiError> {
-        Ok(GetMetricsResponse::Metrics(self.metrics.render(&self.pool)))
+        Ok(GetMetricsResponse::Metrics(ByteArray(
+            self.metrics.render(&self.pool),
+        )))
     }
 
     async fn create_ticket(
@@ -100,9 +102,7 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         idempotency_key: Option<String>,
         _context: &C,
     ) -> Result<CreateTicketResponse, GeneratedApiError> {
-        Ok(self
-            .create("/tickets", ticket_create, idempotency_key)
-            .await)
+        Ok(self.create(ticket_create, idempotency_key).await)
     }
 
     async fn create_ticket_legacy(
@@ -111,9 +111,7 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         idempotency_key: Option<String>,
         _context: &C,
     ) -> Result<CreateTicketLegacyResponse, GeneratedApiError> {
-        Ok(self
-            .create("/ticketsuser", ticket_create, idempotency_key)
-            .await)
+        Ok(self.create(ticket_create, idempotency_key).await)
     }
 
     async fn get_ticket(
@@ -166,9 +164,9 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         &self,
         _context: &C,
     ) -> Result<GetOpenapiYamlResponse, GeneratedApiError> {
-        Ok(GetOpenapiYamlResponse::Document(
-            docs::OPENAPI_YAML.to_owned(),
-        ))
+        Ok(GetOpenapiYamlResponse::Document(ByteArray(
+            docs::OPENAPI_YAML.as_bytes().to_vec(),
+        )))
     }
 
     async fn get_openapi_json(
@@ -179,7 +177,9 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
     }
 
     async fn get_docs(&self, _context: &C) -> Result<GetDocsResponse, GeneratedApiError> {
-        Ok(GetDocsResponse::Page(docs::DOCS_PAGE.to_owned()))
+        Ok(GetDocsResponse::Page(ByteArray(
+            docs::DOCS_PAGE.as_bytes().to_vec(),
+        )))
     }
 
     async fn get_docs_asset(
@@ -187,7 +187,7 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         file: models::GetDocsAssetFileParameter,
         _context: &C,
     ) -> Result<GetDocsAssetResponse, GeneratedApiError> {
-        let body = docs::asset(file).to_owned();
+        let body = ByteArray(docs::asset(file).as_bytes().to_vec());
         Ok(GetDocsAssetResponse::Asset(match file {
             models::GetDocsAssetFileParameter::SwaggerUiBundleJs => swagger::OneOf2::A(body),
             models::GetDocsAssetFileParameter::SwaggerUiCss => swagger::OneOf2::B(body),

@@ -3,8 +3,8 @@
 use tickets_api::{PurchaseTicketsResponse, models};
 
 use super::replay;
-use super::{ApiError, TicketsApi, body, idempotency_key, invalid_parameter, ticket_id};
-use crate::domain::{PurchaseRequest, TicketId};
+use super::{ApiError, TicketsApi, body, idempotency_key, invalid_parameter, parameter, ticket_id};
+use crate::domain::{PurchaseCursor, PurchaseRequest, TicketId};
 use crate::storage::{self, PurchaseOutcome, StorageError, purchases::PurchaseRecord};
 
 /// Purchases on a page when the client does not say.
@@ -69,7 +69,7 @@ impl TicketsApi {
 
     fn count(&self, response: &PurchaseTicketsResponse, purchase: PurchaseRequest) {
         match response {
-            PurchaseTicketsResponse::Purchased { location } => {
+            PurchaseTicketsResponse::Purchased { location, .. } => {
                 self.metrics.purchases.inc();
                 self.metrics
                     .tickets_sold
@@ -96,23 +96,19 @@ impl TicketsApi {
             ));
         }
         let after = cursor
-            .map(|cursor| {
-                uuid::Uuid::parse_str(&cursor).map_err(|_| {
-                    invalid_parameter(
-                        "cursor",
-                        "must be the next_cursor of a previous page".to_owned(),
-                    )
-                })
-            })
+            .map(|cursor| parameter::<PurchaseCursor, _>("cursor", cursor))
             .transpose()?;
         let page = storage::purchases::list_purchases(&self.pool, id, limit, after)
             .await?
             .ok_or(ApiError::TicketNotFound(id))?;
-        let next_cursor = (page.len() == limit as usize)
-            .then(|| page.last().map(|last| last.id.to_string()))
-            .flatten();
+        // The last page has no cursor: a client stops without asking again.
+        let next_cursor = page
+            .purchases
+            .last()
+            .filter(|_| page.more)
+            .map(|last| PurchaseCursor::after(last.seq).to_string());
         Ok(models::PurchasePage {
-            items: page.into_iter().map(purchase_model).collect(),
+            items: page.purchases.into_iter().map(purchase_model).collect(),
             next_cursor,
         })
     }
@@ -140,8 +136,9 @@ fn outcome_response(
     outcome: Result<PurchaseOutcome, StorageError>,
 ) -> PurchaseTicketsResponse {
     match outcome {
-        Ok(PurchaseOutcome::Purchased { purchase_id }) => PurchaseTicketsResponse::Purchased {
-            location: format!("/tickets/{id}/purchases/{purchase_id}"),
+        Ok(PurchaseOutcome::Purchased(record)) => PurchaseTicketsResponse::Purchased {
+            location: format!("/tickets/{id}/purchases/{}", record.id),
+            body: purchase_model(record),
         },
         Ok(PurchaseOutcome::NotEnoughLeft { remaining }) => ApiError::NotEnoughTickets {
             requested: purchase.quantity.get(),

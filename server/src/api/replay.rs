@@ -96,34 +96,14 @@ fn replayed_problem<R: ProblemResponse>(stored: &StoredResponse) -> R {
     }
 }
 
-impl Replayable for PurchaseTicketsResponse {
-    fn to_stored(&self) -> StoredResponse {
-        match self {
-            Self::Purchased { location } => StoredResponse {
-                status: 201,
-                location: Some(location.clone()),
-                body: None,
-            },
-            other => stored_problem(other.problem()),
-        }
-    }
-
-    fn from_stored(stored: StoredResponse) -> Self {
-        match (stored.status, &stored.location) {
-            (201, Some(location)) => Self::Purchased {
-                location: location.clone(),
-            },
-            _ => replayed_problem(&stored),
-        }
-    }
-}
-
+/// Implements [`Replayable`] for responses whose success is a 201 with a
+/// JSON body and a `Location`: `$created` is that variant.
 macro_rules! replayable_creation {
-    ($($response:ident),+) => {$(
+    ($($response:ident => $created:ident),+ $(,)?) => {$(
         impl Replayable for $response {
             fn to_stored(&self) -> StoredResponse {
                 match self {
-                    Self::Created { body, location } => StoredResponse {
+                    Self::$created { body, location } => StoredResponse {
                         status: 201,
                         location: Some(location.clone()),
                         body: serde_json::to_string(body).ok(),
@@ -133,9 +113,9 @@ macro_rules! replayable_creation {
             }
 
             fn from_stored(stored: StoredResponse) -> Self {
-                let ticket = stored.body.as_deref().and_then(|body| serde_json::from_str(body).ok());
-                match (stored.status, &stored.location, ticket) {
-                    (201, Some(location), Some(body)) => Self::Created { body, location: location.clone() },
+                let created = stored.body.as_deref().and_then(|body| serde_json::from_str(body).ok());
+                match (stored.status, &stored.location, created) {
+                    (201, Some(location), Some(body)) => Self::$created { body, location: location.clone() },
                     _ => replayed_problem(&stored),
                 }
             }
@@ -143,7 +123,11 @@ macro_rules! replayable_creation {
     )+};
 }
 
-replayable_creation!(CreateTicketResponse, CreateTicketLegacyResponse);
+replayable_creation! {
+    CreateTicketResponse => Created,
+    CreateTicketLegacyResponse => Created,
+    PurchaseTicketsResponse => Purchased,
+}
 
 #[cfg(test)]
 mod tests {
@@ -151,7 +135,16 @@ mod tests {
     use rstest::rstest;
 
     #[rstest]
-    #[case::purchased(PurchaseTicketsResponse::Purchased { location: "/tickets/1/purchases/x".to_owned() })]
+    #[case::purchased(PurchaseTicketsResponse::Purchased {
+        location: "/tickets/1/purchases/0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b".to_owned(),
+        body: models::Purchase::new(
+            uuid::Uuid::parse_str("0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b").expect("uuid"),
+            1,
+            uuid::Uuid::nil(),
+            2,
+            chrono::DateTime::UNIX_EPOCH,
+        ),
+    })]
     #[case::sold_out(ApiError::NotEnoughTickets { requested: 2, remaining: 1 }.into())]
     #[case::unknown(ApiError::TicketNotFound(crate::domain::TicketId::try_from(9_u64).expect("id")).into())]
     fn a_stored_purchase_answer_replays_as_itself(#[case] response: PurchaseTicketsResponse) {

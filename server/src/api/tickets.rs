@@ -25,10 +25,9 @@ impl CreationResponse for tickets_api::CreateTicketLegacyResponse {
 }
 
 impl TicketsApi {
-    /// Creates a ticket from `request` sent to `path`, once per idempotency key.
+    /// Creates a ticket from `request`, once per idempotency key.
     pub(super) async fn create<R: CreationResponse>(
         &self,
-        path: &str,
         request: models::TicketCreate,
         key: Option<String>,
     ) -> R {
@@ -42,7 +41,9 @@ impl TicketsApi {
                 Err(error) => (ApiError::from(error).into(), false),
             },
             Some(key) => {
-                let fingerprint = replay::fingerprint("POST", path, &request);
+                // Both creation routes fingerprint as POST /tickets: the
+                // alias shares its route's keys, so a retry may use either.
+                let fingerprint = replay::fingerprint("POST", "/tickets", &request);
                 replay::run_once(
                     &self.pool,
                     &key,

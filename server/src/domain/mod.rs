@@ -5,14 +5,18 @@
 mod allocation;
 mod idempotency_key;
 mod new_ticket;
+mod purchase_cursor;
 mod purchase_request;
 mod quantity;
+#[cfg(test)]
+mod spec_rules;
 mod ticket_id;
 mod ticket_text;
 
 pub use allocation::Allocation;
 pub use idempotency_key::IdempotencyKey;
 pub use new_ticket::NewTicket;
+pub use purchase_cursor::PurchaseCursor;
 pub use purchase_request::PurchaseRequest;
 pub use quantity::Quantity;
 pub use ticket_id::TicketId;

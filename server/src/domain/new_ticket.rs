@@ -71,6 +71,9 @@ mod tests {
     #[case::desc_over_limit("n", &"d".repeat(2001), 0)]
     #[case::allocation_at_limit("n", "", 2_147_483_647)]
     #[case::allocation_over_limit("n", "", 2_147_483_648)]
+    #[case::name_with_nul("a\0b", "", 0)]
+    #[case::desc_with_nul("n", "\0", 0)]
+    #[case::name_with_other_controls("\u{1}\u{7f}", "\n\t", 0)]
     fn the_domain_agrees_with_the_spec(
         #[case] name: &str,
         #[case] desc: &str,

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 
 use super::schema::{purchases, tickets};
 use super::{Pool, StorageError};
-use crate::domain::TicketId;
+use crate::domain::{PurchaseCursor, TicketId};
 
 /// A purchase as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable)]
@@ -17,6 +17,16 @@ pub struct PurchaseRecord {
     pub user_id: uuid::Uuid,
     pub quantity: i32,
     pub purchased_at: DateTime<Utc>,
+    /// Its place among the ticket's purchases, in commit order, from 1.
+    pub seq: i64,
+}
+
+/// A page of a ticket's purchases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchasePage {
+    pub purchases: Vec<PurchaseRecord>,
+    /// Whether more purchases follow the page.
+    pub more: bool,
 }
 
 /// The purchase `purchase_id` of ticket `ticket`, if there is one.
@@ -35,27 +45,25 @@ pub async fn find_purchase(
         .optional()?)
 }
 
-/// Up to `limit` purchases of `ticket` in id order (time order: ids are
-/// UUIDv7), after the purchase `after` if given; `None` when no ticket has
-/// this id.
+/// Up to `limit` purchases of `ticket` in the order they committed, after
+/// the one numbered `after` if given; `None` when no ticket has this id.
 pub async fn list_purchases(
     pool: &Pool,
     ticket: TicketId,
     limit: u32,
-    after: Option<uuid::Uuid>,
-) -> Result<Option<Vec<PurchaseRecord>>, StorageError> {
+    after: Option<PurchaseCursor>,
+) -> Result<Option<PurchasePage>, StorageError> {
     let mut conn = pool.get().await?;
-    let mut query = purchases::table
+    // One more than the page holds, to know whether another page follows.
+    let mut purchases = purchases::table
         .filter(purchases::ticket_id.eq(ticket.get()))
-        .order(purchases::id)
-        .limit(i64::from(limit))
+        .filter(purchases::seq.gt(after.map_or(0, PurchaseCursor::seq)))
+        .order(purchases::seq)
+        .limit(i64::from(limit) + 1)
         .select(PurchaseRecord::as_select())
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(purchases::id.gt(after));
-    }
-    let page = query.load(&mut conn).await?;
-    if page.is_empty() {
+        .load(&mut conn)
+        .await?;
+    if purchases.is_empty() {
         // An empty page: tell an unknown ticket from one with no more purchases.
         let exists: bool = diesel::select(diesel::dsl::exists(tickets::table.find(ticket.get())))
             .get_result(&mut conn)
@@ -64,5 +72,7 @@ pub async fn list_purchases(
             return Ok(None);
         }
     }
-    Ok(Some(page))
+    let more = purchases.len() > limit as usize;
+    purchases.truncate(limit as usize);
+    Ok(Some(PurchasePage { purchases, more }))
 }

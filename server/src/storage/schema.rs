@@ -8,6 +8,7 @@ diesel::table! {
         allocation -> Int4,
         remaining -> Int4,
         created_at -> Timestamptz,
+        last_purchase_seq -> Int8,
     }
 }
 
@@ -18,6 +19,7 @@ diesel::table! {
         user_id -> Uuid,
         quantity -> Int4,
         purchased_at -> Timestamptz,
+        seq -> Int8,
     }
 }
 

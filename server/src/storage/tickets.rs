@@ -1,8 +1,10 @@
+use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use super::purchases::PurchaseRecord;
 use super::schema::tickets;
 use super::{Pool, StorageError};
 use crate::domain::{NewTicket, PurchaseRequest, TicketId};
@@ -20,8 +22,8 @@ pub struct Ticket {
 /// What became of a purchase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PurchaseOutcome {
-    /// The tickets were bought and the purchase recorded under this id.
-    Purchased { purchase_id: uuid::Uuid },
+    /// The tickets were bought; this is the purchase's record.
+    Purchased(PurchaseRecord),
     /// Fewer tickets are left than were asked for; nothing was bought.
     NotEnoughLeft { remaining: i32 },
     /// No ticket has this id.
@@ -92,10 +94,10 @@ pub async fn purchase_batch_on(
 ) -> QueryResult<Vec<PurchaseOutcome>> {
     // Time-ordered ids, made here so each buyer knows its row's id.
     let purchase_ids: Vec<uuid::Uuid> = requests.iter().map(|_| uuid::Uuid::now_v7()).collect();
-    if record_if_all_fit(conn, id, requests, &purchase_ids).await? {
-        return Ok(purchase_ids
+    if let Some(records) = record_if_all_fit(conn, id, requests, &purchase_ids).await? {
+        return Ok(records
             .into_iter()
-            .map(|purchase_id| PurchaseOutcome::Purchased { purchase_id })
+            .map(PurchaseOutcome::Purchased)
             .collect());
     }
     conn.transaction(async |conn| {
@@ -109,47 +111,82 @@ pub async fn purchase_batch_on(
         let Some(remaining) = remaining else {
             return Ok(vec![PurchaseOutcome::UnknownTicket; requests.len()]);
         };
-        let outcomes = decide_in_order(remaining, requests, &purchase_ids);
+        let fits = decide_in_order(remaining, requests);
         let (fitting, fitting_ids): (Vec<PurchaseRequest>, Vec<uuid::Uuid>) = requests
             .iter()
-            .zip(&outcomes)
-            .filter_map(|(request, outcome)| match outcome {
-                PurchaseOutcome::Purchased { purchase_id } => Some((*request, *purchase_id)),
-                _ => None,
-            })
+            .zip(&purchase_ids)
+            .zip(&fits)
+            .filter(|(_, fit)| fit.is_ok())
+            .map(|((request, id), _)| (*request, *id))
             .unzip();
-        if !fitting.is_empty() && !record_if_all_fit(conn, id, &fitting, &fitting_ids).await? {
-            // Impossible while the row is locked; refuse rather than guess.
-            return Err(diesel::result::Error::RollbackTransaction);
+        let mut records = if fitting.is_empty() {
+            Vec::new()
+        } else {
+            // Impossible to fail while the row is locked; refuse rather than guess.
+            record_if_all_fit(conn, id, &fitting, &fitting_ids)
+                .await?
+                .ok_or(diesel::result::Error::RollbackTransaction)?
         }
-        Ok(outcomes)
+        .into_iter();
+        Ok(fits
+            .into_iter()
+            .map(|fit| match fit {
+                Ok(()) => records
+                    .next()
+                    .map_or(PurchaseOutcome::UnknownTicket, PurchaseOutcome::Purchased),
+                Err(remaining) => PurchaseOutcome::NotEnoughLeft { remaining },
+            })
+            .collect())
     })
     .await
 }
 
 /// Takes the requests' total quantity from the ticket and inserts a purchase
 /// row per request, in one statement, if the whole total is left; returns
-/// whether it was.
+/// the records, in the requests' order, if it was.
 async fn record_if_all_fit(
     conn: &mut AsyncPgConnection,
     id: TicketId,
     requests: &[PurchaseRequest],
     purchase_ids: &[uuid::Uuid],
-) -> QueryResult<bool> {
+) -> QueryResult<Option<Vec<PurchaseRecord>>> {
     let total: i64 = requests.iter().map(|r| i64::from(r.quantity.get())).sum();
     let Ok(total) = i32::try_from(total) else {
-        return Ok(false); // more than any allocation can hold
+        return Ok(None); // more than any allocation can hold
     };
-    let inserted = RecordIfAllFit {
+    let count =
+        i32::try_from(requests.len()).map_err(|_| diesel::result::Error::RollbackTransaction)?;
+    let mut inserted: Vec<(uuid::Uuid, i64, DateTime<Utc>)> = RecordIfAllFit {
         ticket: id.get(),
         total,
+        count,
         purchase_ids: purchase_ids.to_vec(),
         user_ids: requests.iter().map(|r| r.user_id).collect(),
         quantities: requests.iter().map(|r| r.quantity.get()).collect(),
     }
-    .execute(conn)
+    .load(conn)
     .await?;
-    Ok(inserted == requests.len())
+    if inserted.len() != requests.len() {
+        return Ok(None);
+    }
+    // Numbers follow the requests' order.
+    inserted.sort_unstable_by_key(|(_, seq, _)| *seq);
+    Ok(Some(
+        inserted
+            .into_iter()
+            .zip(requests)
+            .map(
+                |((purchase_id, seq, purchased_at), request)| PurchaseRecord {
+                    id: purchase_id,
+                    ticket_id: id.get(),
+                    user_id: request.user_id,
+                    quantity: request.quantity.get(),
+                    purchased_at,
+                    seq,
+                },
+            )
+            .collect(),
+    ))
 }
 
 /// The statement of [`record_if_all_fit`]. A query type of its own rather
@@ -160,24 +197,43 @@ async fn record_if_all_fit(
 struct RecordIfAllFit {
     ticket: i64,
     total: i32,
+    count: i32,
     purchase_ids: Vec<uuid::Uuid>,
     user_ids: Vec<uuid::Uuid>,
     quantities: Vec<i32>,
 }
 
+impl Query for RecordIfAllFit {
+    type SqlType = (
+        diesel::sql_types::Uuid,
+        diesel::sql_types::Int8,
+        diesel::sql_types::Timestamptz,
+    );
+}
+
 impl QueryFragment<Pg> for RecordIfAllFit {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         use diesel::sql_types::{Array, Int4, Int8, Uuid};
+        // The purchases take the ticket's next numbers in the same UPDATE
+        // that takes their tickets, under its row lock: see the migration
+        // purchase_order.
         out.push_sql("WITH sold AS (UPDATE tickets SET remaining = remaining - ");
         out.push_bind_param::<Int4, _>(&self.total)?;
+        out.push_sql(", last_purchase_seq = last_purchase_seq + ");
+        out.push_bind_param::<Int4, _>(&self.count)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Int8, _>(&self.ticket)?;
         out.push_sql(" AND remaining >= ");
         out.push_bind_param::<Int4, _>(&self.total)?;
         out.push_sql(
-            " RETURNING id) \
-             INSERT INTO purchases (id, ticket_id, user_id, quantity) \
-             SELECT bought.id, sold.id, bought.user_id, bought.quantity \
+            " RETURNING id, last_purchase_seq) \
+             INSERT INTO purchases (id, ticket_id, user_id, quantity, seq) \
+             SELECT bought.id, sold.id, bought.user_id, bought.quantity, \
+                    sold.last_purchase_seq - ",
+        );
+        out.push_bind_param::<Int4, _>(&self.count)?;
+        out.push_sql(
+            " + bought.ord \
              FROM sold, unnest(",
         );
         out.push_bind_param::<Array<Uuid>, _>(&self.purchase_ids)?;
@@ -185,27 +241,27 @@ impl QueryFragment<Pg> for RecordIfAllFit {
         out.push_bind_param::<Array<Uuid>, _>(&self.user_ids)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Int4>, _>(&self.quantities)?;
-        out.push_sql(") AS bought (id, user_id, quantity)");
+        out.push_sql(
+            ") WITH ORDINALITY AS bought (id, user_id, quantity, ord) \
+             RETURNING id, seq, purchased_at",
+        );
         Ok(())
     }
 }
 
-/// Each buyer in turn gets their tickets if that many are still left.
-fn decide_in_order(
-    mut remaining: i32,
-    requests: &[PurchaseRequest],
-    purchase_ids: &[uuid::Uuid],
-) -> Vec<PurchaseOutcome> {
+/// Each buyer in turn gets their tickets if that many are still left:
+/// `Ok(())` for those who do, `Err(remaining)` with what was left for those
+/// who do not.
+fn decide_in_order(mut remaining: i32, requests: &[PurchaseRequest]) -> Vec<Result<(), i32>> {
     requests
         .iter()
-        .zip(purchase_ids)
-        .map(|(request, &purchase_id)| {
+        .map(|request| {
             let quantity = request.quantity.get();
             if quantity <= remaining {
                 remaining -= quantity;
-                PurchaseOutcome::Purchased { purchase_id }
+                Ok(())
             } else {
-                PurchaseOutcome::NotEnoughLeft { remaining }
+                Err(remaining)
             }
         })
         .collect()
@@ -237,19 +293,8 @@ mod tests {
         #[case] quantities: &[u32],
         #[case] refused_with: &[Option<i32>],
     ) {
-        let ids: Vec<uuid::Uuid> = quantities.iter().map(|_| uuid::Uuid::now_v7()).collect();
-        let expected: Vec<_> = refused_with
-            .iter()
-            .zip(&ids)
-            .map(|(refused, &purchase_id)| {
-                refused.map_or(PurchaseOutcome::Purchased { purchase_id }, |remaining| {
-                    PurchaseOutcome::NotEnoughLeft { remaining }
-                })
-            })
-            .collect();
-        assert_eq!(
-            decide_in_order(remaining, &requests(quantities), &ids),
-            expected
-        );
+        let expected: Vec<Result<(), i32>> =
+            refused_with.iter().map(|r| r.map_or(Ok(()), Err)).collect();
+        assert_eq!(decide_in_order(remaining, &requests(quantities)), expected);
     }
 }

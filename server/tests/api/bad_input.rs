@@ -143,7 +143,7 @@ async fn a_body_that_is_not_json_is_415(#[case] path: &str) {
 async fn an_oversized_body_is_413(#[case] path: &str) {
     let body = format!(
         r#"{{"name": "n", "desc": "{}", "allocation": 1}}"#,
-        " ".repeat(20_000)
+        " ".repeat(tickets_server::http::MAX_BODY_BYTES)
     );
     assert_refused(
         path,

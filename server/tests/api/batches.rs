@@ -71,9 +71,9 @@ async fn a_batch_decides_each_buyer_in_arrival_order() {
     .expect("the batch is written");
 
     let [
-        PurchaseOutcome::Purchased { purchase_id: first },
+        PurchaseOutcome::Purchased(first),
         PurchaseOutcome::NotEnoughLeft { remaining: 1 },
-        PurchaseOutcome::Purchased { purchase_id: third },
+        PurchaseOutcome::Purchased(third),
     ] = outcomes[..]
     else {
         panic!("unexpected outcomes: {outcomes:?}");
@@ -82,7 +82,8 @@ async fn a_batch_decides_each_buyer_in_arrival_order() {
     // Each buyer's purchase row is the one its outcome names.
     let rows = db
         .count(&format!(
-            "SELECT count(*) FROM purchases WHERE (id = '{first}' AND quantity = 2) OR (id = '{third}' AND quantity = 1)"
+            "SELECT count(*) FROM purchases WHERE (id = '{}' AND quantity = 2 AND seq = 1) OR (id = '{}' AND quantity = 1 AND seq = 2)",
+            first.id, third.id
         ))
         .await;
     assert_eq!(rows, 2);

@@ -35,10 +35,12 @@ async fn a_retried_purchase_replays_its_answer_and_buys_nothing_more() {
         .to_owned();
     assert!(location.starts_with(&format!("/tickets/{ticket}/purchases/")));
 
+    let record: Value = first.json().await.expect("the purchase's record");
     for _ in 0..3 {
         let retry = post(&app, &path, "retry-me", &body).await;
         assert_eq!(retry.status(), StatusCode::CREATED);
         assert_eq!(retry.headers()["location"], location.as_str());
+        assert_eq!(retry.json::<Value>().await.expect("JSON"), record);
     }
     // The same key quoted, as the draft standard sends it, is the same key.
     let quoted = post(&app, &path, "\"retry-me\"", &body).await;
@@ -111,6 +113,29 @@ async fn the_same_key_for_another_request_is_422_and_changes_nothing(#[case] oth
 
     assert_eq!(problem["type"], "/problems/idempotency-key-reused");
     assert_eq!(app.remaining(ticket).await, 9);
+}
+
+/// The deprecated alias behaves exactly like its route, keys included: a
+/// retry may go to either.
+#[rstest]
+#[case::route_then_alias("/tickets", "/ticketsuser")]
+#[case::alias_then_route("/ticketsuser", "/tickets")]
+#[tokio::test]
+async fn the_alias_shares_its_routes_keys(#[case] first: &str, #[case] retry: &str) {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let body = json!({"name": "once", "desc": "", "allocation": 5});
+
+    let created = post(&app, first, "create-once", &body).await;
+    let replayed = post(&app, retry, "create-once", &body).await;
+
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(replayed.status(), StatusCode::CREATED);
+    assert_eq!(
+        created.json::<Value>().await.expect("JSON"),
+        replayed.json::<Value>().await.expect("JSON")
+    );
+    assert_eq!(db.count("SELECT count(*) FROM tickets").await, 1);
 }
 
 #[tokio::test]

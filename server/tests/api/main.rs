@@ -10,6 +10,7 @@ mod docs;
 mod faults;
 mod health;
 mod helpers;
+mod http_semantics;
 mod idempotency;
 mod metrics;
 mod model;

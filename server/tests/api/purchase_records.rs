@@ -1,8 +1,6 @@
 //! Purchases as records: each 201 points at its record, and a ticket's
 //! purchases can be read back a page at a time.
 
-use std::collections::HashSet;
-
 use reqwest::StatusCode;
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -82,55 +80,109 @@ async fn a_purchase_is_found_only_under_its_own_ticket() {
     assert_eq!(problem["errors"][0]["parameter"], "purchase_id");
 }
 
-#[tokio::test]
-async fn a_tickets_purchases_are_listed_a_page_at_a_time() {
-    let db = TestDatabase::create().await;
-    let app = TestApp::start(&db).await;
-    let ticket = app.create_ticket(100).await;
-    let other = app.create_ticket(100).await;
-    for _ in 0..7 {
-        assert_eq!(app.purchase(ticket, 1).await.status(), StatusCode::CREATED);
-    }
-    assert_eq!(app.purchase(other, 1).await.status(), StatusCode::CREATED);
-
+/// Every purchase of `ticket`, following `next_cursor` with pages of
+/// `limit`; also returns how many pages were fetched.
+async fn list_all(app: &TestApp, ticket: i64, limit: u32) -> (Vec<Value>, usize) {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let query = cursor
-            .as_ref()
-            .map_or_else(|| "?limit=3".to_owned(), |c| format!("?limit=3&cursor={c}"));
-        let page: Value = app
+        let query = cursor.as_ref().map_or_else(
+            || format!("?limit={limit}"),
+            |c| format!("?limit={limit}&cursor={c}"),
+        );
+        let response = app
             .get(&format!("/tickets/{ticket}/purchases{query}"))
-            .await
-            .json()
-            .await
-            .expect("JSON");
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let page: Value = response.json().await.expect("JSON");
         pages += 1;
         let items = page["items"].as_array().expect("items");
-        assert!(items.len() <= 3);
-        seen.extend(
-            items
-                .iter()
-                .map(|item| item["id"].as_str().expect("an id").to_owned()),
-        );
-        assert!(items.iter().all(|item| item["ticket_id"] == ticket));
+        assert!(items.len() <= limit as usize);
+        seen.extend(items.iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
         }
-        assert!(pages < 10, "pagination does not end");
+        assert!(pages < 1000, "pagination does not end");
     }
+    (seen, pages)
+}
 
-    assert_eq!(seen.len(), 7);
-    assert_eq!(
-        seen.iter().collect::<HashSet<_>>().len(),
-        7,
-        "no purchase twice"
-    );
-    let mut sorted = seen.clone();
-    sorted.sort();
-    assert_eq!(seen, sorted, "oldest first, in id order");
+/// Buys `count` single tickets of `ticket` one after another; returns the
+/// purchase ids in the order their 201s came back.
+async fn buy_in_turn(app: &TestApp, ticket: i64, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..count {
+        let response = app.purchase(ticket, 1).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let record: Value = response.json().await.expect("JSON");
+        ids.push(record["id"].as_str().expect("an id").to_owned());
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_tickets_purchases_are_listed_a_page_at_a_time_in_the_order_they_were_made() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let ticket = app.create_ticket(100).await;
+    let other = app.create_ticket(100).await;
+    let made = buy_in_turn(&app, ticket, 7).await;
+    assert_eq!(app.purchase(other, 1).await.status(), StatusCode::CREATED);
+
+    let (listed, pages) = list_all(&app, ticket, 3).await;
+
+    assert_eq!(pages, 3);
+    assert!(listed.iter().all(|item| item["ticket_id"] == ticket));
+    let listed: Vec<&str> = listed
+        .iter()
+        .map(|item| item["id"].as_str().expect("an id"))
+        .collect();
+    assert_eq!(listed, made, "every purchase once, in the order made");
+}
+
+#[rstest]
+#[case::exactly_full(4, 4, 1)]
+#[case::two_full_pages(8, 4, 2)]
+#[case::one_more(5, 4, 2)]
+#[tokio::test]
+async fn the_last_page_has_no_cursor(
+    #[case] purchases: usize,
+    #[case] limit: u32,
+    #[case] pages: usize,
+) {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let ticket = app.create_ticket(100).await;
+    buy_in_turn(&app, ticket, purchases).await;
+
+    let (listed, fetched) = list_all(&app, ticket, limit).await;
+
+    assert_eq!(listed.len(), purchases);
+    assert_eq!(fetched, pages, "no empty page after the last one");
+}
+
+#[rstest]
+#[case::zero("0", 3)]
+#[case::past_the_end("999999999999999999", 0)]
+#[case::leading_zeros("00001", 2)]
+#[tokio::test]
+async fn any_cursor_the_spec_allows_is_a_place_in_the_list(
+    #[case] cursor: &str,
+    #[case] items: usize,
+) {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let ticket = app.create_ticket(100).await;
+    buy_in_turn(&app, ticket, 3).await;
+    let response = app
+        .get(&format!("/tickets/{ticket}/purchases?cursor={cursor}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page: Value = response.json().await.expect("JSON");
+    assert_eq!(page["items"].as_array().expect("items").len(), items);
+    assert!(page.get("next_cursor").is_none());
 }
 
 #[tokio::test]
@@ -156,7 +208,10 @@ async fn an_unknown_tickets_purchases_are_404_and_a_new_tickets_are_empty() {
 #[case::zero("limit=0", "limit")]
 #[case::too_many("limit=201", "limit")]
 #[case::not_a_number("limit=ten", "limit")]
-#[case::bad_cursor("cursor=abc", "cursor")]
+#[case::letters("cursor=abc", "cursor")]
+#[case::negative("cursor=-1", "cursor")]
+#[case::ninety_nine_zeros(&format!("cursor={}", "0".repeat(99)), "cursor")]
+#[case::a_purchase_id("cursor=0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b", "cursor")]
 #[tokio::test]
 async fn bad_page_parameters_are_400(#[case] query: &str, #[case] parameter: &str) {
     let db = TestDatabase::create().await;

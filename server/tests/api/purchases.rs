@@ -18,7 +18,18 @@ async fn a_purchase_takes_tickets_from_the_allocation_and_is_recorded() {
         .await;
 
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert!(response.bytes().await.expect("body").is_empty());
+    let location = response.headers()["location"].clone();
+    let record: serde_json::Value = response.json().await.expect("the purchase's record");
+    assert_eq!(record["ticket_id"], ticket);
+    assert_eq!(record["user_id"], buyer);
+    assert_eq!(record["quantity"], 2);
+    assert_eq!(
+        location,
+        format!(
+            "/tickets/{ticket}/purchases/{}",
+            record["id"].as_str().expect("an id")
+        )
+    );
     assert_eq!(app.remaining(ticket).await, 8);
     let recorded = db
         .count(&format!(

@@ -88,7 +88,7 @@ async fn unknown_routes_and_methods_are_problems() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.headers()["allow"], "GET");
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
 }
 
