@@ -111,25 +111,25 @@ schemathesis_seed() {
     run_schemathesis "$build/schemathesis-seed-$1-junit.xml" --seed "$1" --max-examples "$random_max_examples"
 }
 
+# generate_client GENERATOR DIR PROPERTIES: a client generated from the spec
+# into DIR, its log beside it in DIR-generate.log.
+generate_client() {
+    log "generating the $1 client into $2"
+    openapi-generator-cli generate --input-spec openapi.yaml --generator-name "$1" --output "$2" \
+        --additional-properties "$3" >"$2-generate.log" 2>&1 ||
+        { cat "$2-generate.log" >&2; return 1; }
+}
+
 typescript_client() {
-    log "generating the typescript-fetch client into $build/client"
-    openapi-generator-cli generate --input-spec openapi.yaml --generator-name typescript-fetch \
-        --output "$build/client" \
-        --additional-properties supportsES6=true,hideGenerationTimestamp=true \
-        >"$build/client-generate.log" 2>&1 ||
-        { cat "$build/client-generate.log" >&2; return 1; }
+    generate_client typescript-fetch "$build/client" supportsES6=true,hideGenerationTimestamp=true
     log "compiling it with the driver (tsc $("$bin/tsc" --version | cut -d' ' -f2))"
     "$bin/tsc" -p contract/tsconfig.json
     node "$build/js/src/drive-client.js" "$base"
 }
 
 python_client() {
-    log "generating the python client into $build/python-client"
-    openapi-generator-cli generate --input-spec openapi.yaml --generator-name python \
-        --output "$build/python-client" \
-        --additional-properties packageName=tickets_client,projectName=tickets-client,hideGenerationTimestamp=true \
-        >"$build/python-client-generate.log" 2>&1 ||
-        { cat "$build/python-client-generate.log" >&2; return 1; }
+    generate_client python "$build/python-client" \
+        packageName=tickets_client,projectName=tickets-client,hideGenerationTimestamp=true
     # Over the pinned dependencies, not the ranges the generated package asks for.
     "$tools_dir/python-client-venv/bin/pip" install --quiet --disable-pip-version-check \
         --no-deps --no-build-isolation "./$build/python-client"
