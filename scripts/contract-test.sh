@@ -2,12 +2,17 @@
 # Checks that the server does what openapi.yaml says, as its users see it:
 #   1. lint: the spec passes Redocly's linter (contract/redocly.yaml says
 #      which rules, and why);
-#   2. schemathesis: generated valid and invalid requests to every operation,
-#      every answer checked against the spec (contract/schemathesis.toml);
-#   3. typescript client: a client generated from the spec by the pinned
+#   2. spectral: and Spectral's OpenAPI rules (contract/.spectral.yaml);
+#   3. schemathesis: generated valid and invalid requests to every operation,
+#      every answer checked against the spec with every check schemathesis
+#      has (contract/schemathesis.toml): once in deterministic mode, then in
+#      random mode once per fixed seed;
+#   4. typescript client: a client generated from the spec by the pinned
 #      openapi-generator compiles with tsc and drives the server
 #      (contract/src/drive-client.ts);
-#   4. docs page: /docs in headless Chromium works with no internet and shows
+#   5. python client: the same generator's Python client, installed over
+#      pinned dependencies, drives the server (contract/src/drive_client.py);
+#   6. docs page: /docs in headless Chromium works with no internet and shows
 #      every operation (contract/src/docs-check.ts); its screenshot is
 #      docs/api-reference.png, rewritten only when the page looks different.
 #
@@ -31,6 +36,7 @@ screenshot=docs/api-reference.png
 # generates the server, so the client is generated from the spec the same way.
 ensure_python_tools
 ensure_python_venv contract-venv contract/requirements.txt
+ensure_python_venv python-client-venv contract/python-client/requirements.txt
 ensure_debian_package java openjdk-17-jre-headless
 ensure_debian_package chromium chromium
 command -v node >/dev/null || die "Node.js 20 or later is required (with npm)"
@@ -78,22 +84,56 @@ lint() {
     "$bin/redocly" lint --config contract/redocly.yaml openapi.yaml --format=stylish
 }
 
-schemathesis() {
+spectral() {
+    "$bin/spectral" lint --ruleset contract/.spectral.yaml --fail-severity=hint openapi.yaml
+}
+
+# Random mode's seeds: fixed, so each run sends the same requests as the last
+# and a failure seen once is seen again. About 1,000 test cases a seed.
+random_seeds=(1 2 3 4 5)
+random_max_examples=75
+
+# run_schemathesis JUNIT_REPORT [ARGS...]: every check, as a client would run it.
+run_schemathesis() {
+    local report=$1
+    shift
     "$tools_dir/contract-venv/bin/st" --config-file contract/schemathesis.toml \
-        run openapi.yaml --url "$base" --no-color \
-        --report junit --report-junit-path "$build/schemathesis-junit.xml"
+        run openapi.yaml --url "$base" --checks all --no-color \
+        --report junit --report-junit-path "$report" "$@"
+}
+
+# The same requests every run, whatever the seed.
+schemathesis() {
+    run_schemathesis "$build/schemathesis-junit.xml" --generation-deterministic
+}
+
+schemathesis_seed() {
+    run_schemathesis "$build/schemathesis-seed-$1-junit.xml" --seed "$1" --max-examples "$random_max_examples"
+}
+
+# generate_client GENERATOR DIR PROPERTIES: a client generated from the spec
+# into DIR, its log beside it in DIR-generate.log.
+generate_client() {
+    log "generating the $1 client into $2"
+    openapi-generator-cli generate --input-spec openapi.yaml --generator-name "$1" --output "$2" \
+        --additional-properties "$3" >"$2-generate.log" 2>&1 ||
+        { cat "$2-generate.log" >&2; return 1; }
 }
 
 typescript_client() {
-    log "generating the typescript-fetch client into $build/client"
-    openapi-generator-cli generate --input-spec openapi.yaml --generator-name typescript-fetch \
-        --output "$build/client" \
-        --additional-properties supportsES6=true,hideGenerationTimestamp=true \
-        >"$build/client-generate.log" 2>&1 ||
-        { cat "$build/client-generate.log" >&2; return 1; }
+    generate_client typescript-fetch "$build/client" supportsES6=true,hideGenerationTimestamp=true
     log "compiling it with the driver (tsc $("$bin/tsc" --version | cut -d' ' -f2))"
     "$bin/tsc" -p contract/tsconfig.json
     node "$build/js/src/drive-client.js" "$base"
+}
+
+python_client() {
+    generate_client python "$build/python-client" \
+        packageName=tickets_client,projectName=tickets-client,hideGenerationTimestamp=true
+    # Over the pinned dependencies, not the ranges the generated package asks for.
+    "$tools_dir/python-client-venv/bin/pip" install --quiet --disable-pip-version-check \
+        --no-deps --no-build-isolation "./$build/python-client"
+    "$tools_dir/python-client-venv/bin/python" contract/src/drive_client.py "$base"
 }
 
 docs_page() {
@@ -108,13 +148,16 @@ docs_page() {
 }
 
 names=() results=() seconds=()
-# Runs one check with errexit on inside it (an `if` would switch it off),
+# run_check NAME [COMMAND ARGS...]: runs COMMAND (by default the function
+# named after NAME) with errexit on inside it (an `if` would switch it off),
 # its output shown and kept in $build/NAME.log, and records how it went.
 run_check() {
     local name=$1 start=$SECONDS status
-    log "$((${#names[@]} + 1))/4 $name"
+    shift
+    [[ $# -gt 0 ]] || set -- "${name//-/_}"
+    log "contract check $((${#names[@]} + 1)): $name"
     set +e
-    (set -eo pipefail; "${name//-/_}" 2>&1 | tee "$build/$name.log")
+    (set -eo pipefail; "$@" 2>&1 | tee "$build/$name.log")
     status=$?
     set -e
     names+=("$name")
@@ -123,15 +166,20 @@ run_check() {
 }
 
 run_check lint
+run_check spectral
 run_check schemathesis
+for seed in "${random_seeds[@]}"; do
+    run_check "schemathesis-seed-$seed" schemathesis_seed "$seed"
+done
 run_check typescript-client
+run_check python-client
 run_check docs-page
 
 # --- summary ------------------------------------------------------------------
 
 # One line on what each check saw, from its log.
 detail() {
-    local log=$build/$1.log ignored
+    local log=$build/$1.log ignored failures
     case $1 in
         lint)
             if grep -q 'API description is valid' "$log"; then
@@ -140,10 +188,21 @@ detail() {
             else
                 grep -oE 'failed with .*' "$log" | tail -n 1
             fi ;;
-        schemathesis)
+        spectral)
+            grep -oE '(No results with a severity of .*|[0-9]+ problems? \(.*\))' "$log" | tail -n 1 ;;
+        schemathesis*)
+            # The failures by kind, from the run's closing summary.
+            failures=$(grep -oE 'ST[0-9]+ [^:]+: [0-9]+$' "$log" | paste -sd ';' | sed 's/;/; /g' || true)
             echo "$(grep -oE 'Tested: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+') operations," \
-                "test cases: $(grep -oE '[0-9]+ generated, .*' "$log" | tail -n 1)" ;;
+                "$(grep -oE '[0-9]+ covered / [0-9]+ selected' "$log" | tail -n 1 | sed 's| / | of |') links," \
+                "test cases: $(grep -oE '[0-9]+ generated, .*' "$log" | tail -n 1)${failures:+ ($failures)}" ;;
         typescript-client) grep -oE '(typed client: .*|MISMATCH: .*)' "$log" | tail -n 1 ;;
+        python-client)
+            if grep -q 'MISMATCH: ' "$log"; then
+                echo "$(grep -c 'MISMATCH: ' "$log") steps failed, first: $(grep -oE 'MISMATCH: .*' "$log" | head -n 1)"
+            else
+                grep -oE 'python client: .*' "$log" | tail -n 1
+            fi ;;
         docs-page)
             echo "$(grep -oE '[0-9]+ operations shown, [0-9]+ in' "$log" | sed 's/ in$/ in the spec/');" \
                 "$(grep -oE 'docs/api-reference.png (unchanged|rewritten)' "$log")" ;;
@@ -154,7 +213,7 @@ failed=0
 echo
 echo "contract checks against $base (logs in $build/):"
 for i in "${!names[@]}"; do
-    printf '  %-4s  %-17s %4ss  %s\n' "${results[$i]}" "${names[$i]}" "${seconds[$i]}" \
+    printf '  %-4s  %-21s %4ss  %s\n' "${results[$i]}" "${names[$i]}" "${seconds[$i]}" \
         "$(detail "${names[$i]}" 2>/dev/null || true)"
     [[ ${results[$i]} == PASS ]] || failed=$((failed + 1))
 done
