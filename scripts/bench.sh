@@ -1,41 +1,114 @@
 #!/usr/bin/env bash
-# Benchmarks the server against PostgreSQL itself, in one run on one machine:
-# each workload through the server over HTTP (wrk), then the same SQL
-# straight to the same database (pgbench) as the baseline. Prints the table,
-# writes bench/results/{latest.md,latest.json,bench.png}, and checks the
-# accounting after every workload.
+# Benchmarks the server against PostgreSQL itself, in one run on one machine.
+# Each workload goes through the server over HTTP (wrk), and its anchor sends
+# the SQL the server runs for that request straight to the same database
+# (pgbench -M prepared, bench/pgbench/*.sql), both at the same connections.
+# The HTTP ceiling sends the same reads to nginx answering a fixed body.
+# Checks the accounting after every workload, prints the table and writes
+# latest.md, latest.json and bench.png (bench/report.py, bench/chart.py).
+# Exits non-zero if an accounting check fails; a missed goal is in the table.
 #
-#   scripts/bench.sh                  15 s a workload
-#   scripts/bench.sh --duration 30    longer runs
-#   scripts/bench.sh --smoke          2 s a workload, into bench/results/smoke:
-#                                     proves the script works (CI)
+#   scripts/bench.sh                    every workload, 15 s each, into bench/results
+#   scripts/bench.sh --duration 30      longer runs
+#   scripts/bench.sh --only hot,read    these workloads and their anchors only,
+#                                       into bench/results/partial (git-ignored)
+#   scripts/bench.sh --smoke            2 s a workload, into bench/results/smoke:
+#                                       proves the script works (CI)
+#
+# Workloads: hot (with the naive transaction as a reference row), keyed-hot,
+# spread, read, ceiling, memory.
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
 source "$repo_root/scripts/lib/server.sh"
 cd "$repo_root"
 
+workloads=(hot keyed-hot spread read ceiling memory)
 duration=15
 connections=64
 smoke=
+only=
 while [[ $# -gt 0 ]]; do
     case $1 in
         --smoke) duration=2; smoke=1 ;;
-        --duration) duration=$2; shift ;;
-        *) die "unknown argument $1 (use --smoke or --duration SECONDS)" ;;
+        --duration) duration=${2:?--duration needs SECONDS}; shift ;;
+        --only) only=${2:?--only needs WORKLOAD[,WORKLOAD]}; shift ;;
+        *) die "unknown argument $1 (use --smoke, --duration SECONDS or --only WORKLOAD[,WORKLOAD])" ;;
     esac
     shift
 done
-# A smoke run proves the script works; it must not replace the measurements.
-results=bench/results${smoke:+/smoke}
+for name in ${only//,/ }; do
+    [[ " ${workloads[*]} " == *" $name "* ]] || die "unknown workload $name (one of: ${workloads[*]})"
+done
+selected() { [[ -z $only || ",$only," == *",$1,"* ]]; }
+
+# A smoke run proves the script works, and a partial run measures only some
+# workloads: neither may replace the measurements.
+if [[ -n $smoke ]]; then
+    results=bench/results/smoke
+elif [[ -n $only ]]; then
+    results=bench/results/partial
+else
+    results=bench/results
+fi
 mkdir -p "$results"
 
 ensure_debian_package wrk wrk
+selected ceiling && ensure_debian_package nginx nginx-light
 ensure_python_venv bench-venv bench/requirements.txt
 cargo build --release --locked -p tickets-server
 
+# The HTTP ceiling's server: nginx on a free loopback port answering BODY to
+# every request, one worker per core, no access log. Sets NGINX_BASE.
+start_nginx() {
+    local dir="$scratch/nginx" port
+    port=$(free_port)
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<CONF
+# One worker per core.
+worker_processes auto;
+pid $dir/nginx.pid;
+daemon off;
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    # The server keeps a keep-alive connection open for any number of
+    # requests; nginx would close it after 1,000 by default.
+    keepalive_requests 1000000000;
+    # In the scratch folder, so that nginx starts for a user other than root.
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        default_type application/json;
+        location / {
+            return 200 '$1';
+        }
+    }
+}
+CONF
+    nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" &
+    NGINX_PID=$!
+    NGINX_BASE="http://127.0.0.1:$port"
+    await_http "$NGINX_BASE/" "$dir/error.log" nginx
+}
+
+stop_nginx() {
+    if [[ -n "${NGINX_PID:-}" ]]; then
+        kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+        NGINX_PID=
+    fi
+    return 0
+}
+
 scratch=$(mktemp -d)
 cleanup() {
+    stop_nginx
     stop_release_server
     stop_local_postgres
     rm -rf "$scratch"
@@ -46,7 +119,6 @@ start_local_postgres "$scratch/pgdata"
 sql() { "$POSTGRES_BIN_DIR/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 
 start_release_server "$scratch/server.log" DATABASE_POOL_SIZE="${DATABASE_POOL_SIZE:-16}"
-base=$SERVER_BASE
 
 # Tickets for each side, so each side's accounting stands alone. Their
 # allocations are large enough never to sell out during a run.
@@ -56,11 +128,11 @@ new_tickets() {
          SELECT min(id) || ' ' || max(id) FROM t"
 }
 read -r hot_server _ <<<"$(new_tickets 1)"
-read -r hot_baseline _ <<<"$(new_tickets 1)"
+read -r keyed_server _ <<<"$(new_tickets 1)"
+read -r hot_anchor _ <<<"$(new_tickets 1)"
+read -r naive_anchor _ <<<"$(new_tickets 1)"
 read -r spread_server_first spread_server_last <<<"$(new_tickets 1000)"
-read -r spread_baseline_first spread_baseline_last <<<"$(new_tickets 1000)"
-
-purchases_between() { sql "SELECT count(*) FROM purchases WHERE ticket_id BETWEEN $1 AND $2"; }
+read -r spread_anchor_first spread_anchor_last <<<"$(new_tickets 1000)"
 
 # Every ticket: what is left plus what was bought is what was allocated.
 books_balance() {
@@ -68,85 +140,171 @@ books_balance() {
         (SELECT sum(quantity) FROM purchases p WHERE p.ticket_id = t.id), 0) <> t.allocation") == 0 ]]
 }
 
-# wrk MODE FIRST LAST CONNECTIONS SECONDS: prints wrk's JSON line.
-load() {
-    wrk --threads 2 --connections "$4" --duration "$5s" --timeout 10s \
-        --script bench/wrk/tickets.lua "$base" -- "$1" "$2" "$3" | tail -n 1
+# Purchase rows of the tickets FIRST..LAST and idempotency keys stored, read
+# in one snapshot: "PURCHASES KEYS".
+counts() {
+    sql "SELECT (SELECT count(*) FROM purchases WHERE ticket_id BETWEEN $1 AND $2)
+         || ' ' || (SELECT count(*) FROM idempotency_keys)"
 }
 
-# pgbench SCRIPT FIRST LAST: prints transactions per second.
-baseline() {
-    "$POSTGRES_BIN_DIR/pgbench" --no-vacuum --client "$connections" --jobs 2 --time "$duration" \
-        --define first="$2" --define last="$3" --file "bench/pgbench/$1" "$DATABASE_URL" 2>/dev/null |
-        sed -nE 's/^tps = ([0-9.]+) .*/\1/p'
+# Waits until the database has run no statement for a moment, so that what
+# wrk left in flight at its stop has finished before anything is counted or
+# the next measurement starts.
+settle() {
+    local quiet=0
+    for _ in $(seq 100); do
+        if [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+                     AND pid <> pg_backend_pid() AND state <> 'idle'") == 0 ]]; then
+            (( ++quiet < 3 )) || return 0
+        else
+            quiet=0
+        fi
+        sleep 0.1
+    done
+    die "10 s after the load stopped, the database still ran statements or held transactions open"
+}
+
+# wrk URL MODE FIRST LAST CONNECTIONS [KEY_PREFIX]: prints wrk's JSON line.
+load() {
+    local output="$scratch/wrk.log"
+    if ! wrk --threads 2 --connections "$5" --duration "${duration}s" --timeout 10s \
+        --script bench/wrk/tickets.lua "$1" -- "${@:2:3}" "${@:6}" >"$output" 2>&1; then
+        cat "$output" >&2
+        curl -sf "$SERVER_BASE/healthz" >/dev/null || log "the server does not answer; the end of its log:"
+        tail -n 20 "$scratch/server.log" >&2
+        die "wrk failed against $1"
+    fi
+    tail -n 1 "$output"
 }
 
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
-# A purchase workload through the server, with its accounting: every 201 has
-# its row, and at most the requests still in flight when wrk stopped (which
-# it does not count) have rows without a counted 201.
+# The last measurement through the server, for record: wrk's figures, the
+# successful requests among them, and the verdict of its accounting.
+measured= successes= accounting=
+
+# measure_purchases NAME MODE FIRST LAST CONNECTIONS [KEY_PREFIX]: a purchase
+# workload through the server, with its accounting: every 201 has its row,
+# and at most the requests still in flight when wrk stopped (which it does
+# not count) have rows without a counted 201. Keyed purchases store exactly
+# one key per purchase row.
 measure_purchases() {
-    local name=$1 first=$2 last=$3 before after stats successes rows verdict
-    before=$(purchases_between "$first" "$last")
-    log "$name: server, $connections connections, ${duration}s"
-    stats=$(load purchase "$first" "$last" "$connections" "$duration")
-    after=$(purchases_between "$first" "$last")
-    successes=$(( $(json_field "$stats" requests) - $(json_field "$stats" non_2xx) ))
-    rows=$(( after - before ))
-    verdict=PASS
-    if (( rows < successes || rows > successes + connections )) || ! books_balance; then
-        verdict=FAIL
+    local name=$1 mode=$2 first=$3 last=$4 clients=$5 rows_before keys_before rows keys
+    read -r rows_before keys_before <<<"$(counts "$first" "$last")"
+    log "$name: server, $clients connections, ${duration}s"
+    measured=$(load "$SERVER_BASE" "$mode" "$first" "$last" "$clients" "${@:6}")
+    settle
+    read -r rows keys <<<"$(counts "$first" "$last")"
+    rows=$(( rows - rows_before )) keys=$(( keys - keys_before ))
+    successes=$(( $(json_field "$measured" requests) - $(json_field "$measured" non_2xx) ))
+    accounting=PASS
+    if (( rows < successes || rows > successes + clients )); then
+        accounting=FAIL
         log "$name: accounting FAILED: $successes successful purchases, $rows purchase rows"
     fi
-    printf '{"stats": %s, "successes": %d, "accounting": "%s"}' "$stats" "$successes" "$verdict"
+    if [[ $mode == keyed-purchase ]] && (( keys != rows )); then
+        accounting=FAIL
+        log "$name: accounting FAILED: $rows purchase rows, $keys idempotency keys stored"
+    fi
 }
 
-hot=$(measure_purchases hot "$hot_server" "$hot_server")
-log "hot: pgbench baseline"
-hot_tps=$(baseline naive-purchase.sql "$hot_baseline" "$hot_baseline")
-books_balance || hot=${hot/\"PASS\"/\"FAIL\"}
+# Reads through the server: every one answered 2xx.
+measure_reads() {
+    log "read: server, $connections connections, ${duration}s"
+    measured=$(load "$SERVER_BASE" read "$spread_server_first" "$spread_server_last" "$connections")
+    settle
+    successes=$(( $(json_field "$measured" requests) - $(json_field "$measured" non_2xx) ))
+    accounting=PASS
+    (( successes == $(json_field "$measured" requests) )) ||
+        { accounting=FAIL; log "read: FAILED: $successes of $(json_field "$measured" requests) answered 2xx"; }
+}
 
-spread=$(measure_purchases spread "$spread_server_first" "$spread_server_last")
-log "spread: pgbench baseline"
-spread_tps=$(baseline naive-purchase.sql "$spread_baseline_first" "$spread_baseline_last")
-books_balance || spread=${spread/\"PASS\"/\"FAIL\"}
+# anchor SCRIPT FIRST LAST: pgbench -M prepared runs bench/pgbench/SCRIPT.sql
+# on the tickets FIRST..LAST at the same connections as the server had;
+# prints its transactions per second. An anchor shared by workloads runs once.
+anchor() {
+    local script=$1 rate="$scratch/anchor-$1-$2-$3" output="$scratch/pgbench-$1.log"
+    if [[ ! -f $rate ]]; then
+        log "anchor: pgbench -M prepared $script.sql, $connections connections, ${duration}s"
+        "$POSTGRES_BIN_DIR/pgbench" --no-vacuum --protocol prepared --client "$connections" --jobs 2 \
+            --time "$duration" --define first="$2" --define last="$3" --file "bench/pgbench/$script.sql" \
+            "$DATABASE_URL" >"$output" 2>&1 || { cat "$output" >&2; die "pgbench $script.sql failed"; }
+        sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$output" >"$rate"
+        [[ -s $rate ]] || { cat "$output" >&2; die "pgbench $script.sql printed no rate"; }
+    fi
+    cat "$rate"
+}
 
-log "read: server, $connections connections, ${duration}s"
-read_stats=$(load read "$spread_server_first" "$spread_server_last" "$connections" "$duration")
-log "read: pgbench baseline"
-read_tps=$(baseline read.sql "$spread_server_first" "$spread_server_last")
-read_accounting=PASS
-[[ $(json_field "$read_stats" non_2xx) == 0 ]] && books_balance || read_accounting=FAIL
+rows_file="$scratch/rows.jsonl"
+# record WORKLOAD ANCHOR_NAME ANCHOR_RATE: the last measurement and its anchor
+# as a row for report.py. Its accounting fails too if the books do not
+# balance after the anchor ran.
+record() {
+    books_balance || { accounting=FAIL; log "$1: accounting FAILED: the books do not balance"; }
+    printf '{"workload": "%s", "server": %s, "successes": %d, "anchor": {"name": "%s", "rate": %s}, "accounting": "%s"}\n' \
+        "$1" "$measured" "$successes" "$2" "$3" "$accounting" >>"$rows_file"
+}
 
-log "memory: server at 256 connections"
-load purchase "$spread_server_first" "$spread_server_last" 256 "$duration" >/dev/null
-peak_rss_kib=$(sed -nE 's/^VmHWM:\s+([0-9]+) kB/\1/p' "/proc/$SERVER_PID/status")
-memory_accounting=PASS
-books_balance || memory_accounting=FAIL
+if selected hot; then
+    measure_purchases hot purchase "$hot_server" "$hot_server" "$connections"
+    record hot purchase-one "$(anchor purchase "$hot_anchor" "$hot_anchor")"
+    record hot-naive naive-one "$(anchor naive-purchase "$naive_anchor" "$naive_anchor")"
+fi
+
+if selected keyed-hot; then
+    measure_purchases keyed-hot keyed-purchase "$keyed_server" "$keyed_server" "$connections" \
+        "bench-$(cat /proc/sys/kernel/random/uuid)"
+    record keyed-hot purchase-one "$(anchor purchase "$hot_anchor" "$hot_anchor")"
+fi
+
+if selected spread; then
+    measure_purchases spread purchase "$spread_server_first" "$spread_server_last" "$connections"
+    record spread purchase-spread "$(anchor purchase "$spread_anchor_first" "$spread_anchor_last")"
+fi
+
+# The ceiling compares the server's reads with nginx's: it takes the read
+# workload's measurement.
+if selected read || selected ceiling; then
+    measure_reads
+    selected read && record read read "$(anchor read "$spread_server_first" "$spread_server_last")"
+fi
+
+if selected ceiling; then
+    ticket=$(curl -sf "$SERVER_BASE/tickets/$spread_server_first")
+    start_nginx "$ticket"
+    log "ceiling: nginx answering ${#ticket} bytes, $connections connections, ${duration}s"
+    nginx_stats=$(load "$NGINX_BASE" read "$spread_server_first" "$spread_server_last" "$connections")
+    stop_nginx
+    (( $(json_field "$nginx_stats" non_2xx) == 0 )) || die "nginx answered errors: $nginx_stats"
+    record ceiling nginx "$(( $(json_field "$nginx_stats" requests) * 1000000 / $(json_field "$nginx_stats" duration_us) ))"
+fi
+
+if selected memory; then
+    measure_purchases memory purchase "$spread_server_first" "$spread_server_last" 256
+    books_balance || { accounting=FAIL; log "memory: accounting FAILED: the books do not balance"; }
+    printf '{"workload": "memory", "server": %s, "successes": %d, "peak_rss_kib": %d, "accounting": "%s"}\n' \
+        "$measured" "$successes" "$(sed -nE 's/^VmHWM:\s+([0-9]+) kB/\1/p' "/proc/$SERVER_PID/status")" \
+        "$accounting" >>"$rows_file"
+fi
+
+if [[ -s "$scratch/server.log" ]]; then
+    log "the server logged $(wc -l <"$scratch/server.log") warnings or errors; the first:"
+    head -n 5 "$scratch/server.log" >&2
+fi
 
 machine="$(nproc) cores, $(sed -nE 's/^model name\s*: (.*)/\1/p' /proc/cpuinfo | head -n 1), \
 $(( $(sed -nE 's/^MemTotal:\s+([0-9]+) kB/\1/p' /proc/meminfo) / 1048576 )) GiB, \
-$("$POSTGRES_BIN_DIR/postgres" --version), ${duration} s a workload"
+$("$POSTGRES_BIN_DIR/postgres" --version), $connections connections, ${duration} s a workload"
 
-python3 - "$results/measurements.json" <<PY
+python3 - "$rows_file" "$machine" "$results/measurements.json" <<'PY'
 import json, sys
-def server(run, rate_key="successes"):
-    stats = run["stats"] if "stats" in run else run
-    seconds = stats["duration_us"] / 1e6
-    count = run[rate_key] if rate_key in run else stats["requests"] - stats["non_2xx"]
-    return {"rate": count / seconds, "p50_ms": stats["p50_ms"], "p99_ms": stats["p99_ms"]}
-hot, spread, read = json.loads('''$hot'''), json.loads('''$spread'''), json.loads('''$read_stats''')
-json.dump({
-    "hot": {"server": server(hot), "baseline": {"tps": float("$hot_tps" or 0)}, "accounting": hot["accounting"]},
-    "spread": {"server": server(spread), "baseline": {"tps": float("$spread_tps" or 0)}, "accounting": spread["accounting"]},
-    "read": {"server": server(read), "baseline": {"tps": float("$read_tps" or 0)}, "accounting": "$read_accounting"},
-    "memory": {"peak_rss_mib": $peak_rss_kib / 1024, "accounting": "$memory_accounting"},
-}, open(sys.argv[1], "w"), indent=2)
+rows, machine, out = sys.argv[1:]
+with open(rows) as f, open(out, "w") as o:
+    json.dump({"machine": machine, "workloads": [json.loads(line) for line in f]}, o, indent=2)
 PY
 
 status=0
-python3 bench/report.py "$results" "$machine" || status=$?
+python3 bench/report.py "$results" || status=$?
 python "$repo_root/bench/chart.py" "$results/latest.json" "$results/bench.png"
 log "chart: $results/bench.png"
 exit "$status"

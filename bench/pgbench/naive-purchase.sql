@@ -1,5 +1,8 @@
--- The naive purchase, one transaction per buyer: the baseline the server's
--- purchases are measured against. pgbench -D first=.. -D last=..
+-- The naive purchase, not what the server runs: a transaction of four round
+-- trips (BEGIN, the conditional UPDATE, the INSERT, COMMIT) per buyer, which
+-- holds the ticket's row lock across them. A reference row only; the goals
+-- are judged against purchase.sql.
+--   pgbench -M prepared -D first=.. -D last=..
 \set id random(:first, :last)
 BEGIN;
 UPDATE tickets SET remaining = remaining - 1 WHERE id = :id AND remaining >= 1;

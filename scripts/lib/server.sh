@@ -14,12 +14,7 @@ start_release_server() {
     env LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn "$@" \
         "$repo_root/target/release/tickets-server" 2>"$log_file" &
     SERVER_PID=$!
-    for _ in $(seq 100); do
-        curl -sf "$SERVER_BASE/healthz" >/dev/null 2>&1 && return
-        sleep 0.1
-    done
-    cat "$log_file" >&2
-    die "the server did not start"
+    await_http "$SERVER_BASE/healthz" "$log_file" "the server"
 }
 
 stop_release_server() {

@@ -7,6 +7,17 @@ tools_dir="$repo_root/.tools"
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# await_http URL LOG_FILE WHAT: waits up to 10 s for URL to answer; if it
+# does not, shows LOG_FILE and fails saying that WHAT did not start.
+await_http() {
+    for _ in $(seq 100); do
+        curl -sf "$1" >/dev/null 2>&1 && return
+        sleep 0.1
+    done
+    cat "$2" >&2
+    die "$3 did not start"
+}
+
 # A virtualenv at .tools/NAME with REQUIREMENTS installed, put first on
 # PATH; reinstalled only when the requirements change.
 ensure_python_venv() {
