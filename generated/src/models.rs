@@ -889,6 +889,15 @@ pub struct Purchase {
 
     pub ticket_id: i64,
 
+    /// Its place among the ticket's purchases, in the order they were made (committed): 1, 2, 3, ... As `cursor`, it lists the purchases made after this one.
+    #[serde(rename = "number")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1i64),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 1i64))]
+
+    pub number: i64,
+
     #[serde(rename = "user_id")]
 
     pub user_id: uuid::Uuid,
@@ -930,10 +939,11 @@ impl serde_valid::validation::ValidateCompositedMaxLength for Purchase {
 
 impl Purchase {
     #[allow(clippy::new_without_default)]
-    pub fn new(id: uuid::Uuid, ticket_id: i64, user_id: uuid::Uuid, quantity: u32, purchased_at: chrono::DateTime::<chrono::Utc>, ) -> Purchase {
+    pub fn new(id: uuid::Uuid, ticket_id: i64, number: i64, user_id: uuid::Uuid, quantity: u32, purchased_at: chrono::DateTime::<chrono::Utc>, ) -> Purchase {
         Purchase {
             id,
             ticket_id,
+            number,
             user_id,
             quantity,
             purchased_at,
@@ -950,6 +960,8 @@ impl std::fmt::Display for Purchase {
             // Skipping non-primitive type id in query parameter serialization
             Some("ticket_id".to_string()),
             Some(self.ticket_id.to_string()),
+            Some("number".to_string()),
+            Some(self.number.to_string()),
             // Skipping non-primitive type user_id in query parameter serialization
             Some("quantity".to_string()),
             Some(self.quantity.to_string()),
@@ -973,6 +985,7 @@ impl std::str::FromStr for Purchase {
         struct IntermediateRep {
             pub id: Vec<uuid::Uuid>,
             pub ticket_id: Vec<i64>,
+            pub number: Vec<i64>,
             pub user_id: Vec<uuid::Uuid>,
             pub quantity: Vec<u32>,
             pub purchased_at: Vec<chrono::DateTime::<chrono::Utc>>,
@@ -998,6 +1011,8 @@ impl std::str::FromStr for Purchase {
                     #[allow(clippy::redundant_clone)]
                     "ticket_id" => intermediate_rep.ticket_id.push(<i64 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
+                    "number" => intermediate_rep.number.push(<i64 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
                     "user_id" => intermediate_rep.user_id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
                     "quantity" => intermediate_rep.quantity.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
@@ -1015,6 +1030,7 @@ impl std::str::FromStr for Purchase {
         std::result::Result::Ok(Purchase {
             id: intermediate_rep.id.into_iter().next().ok_or_else(|| "id missing in Purchase".to_string())?,
             ticket_id: intermediate_rep.ticket_id.into_iter().next().ok_or_else(|| "ticket_id missing in Purchase".to_string())?,
+            number: intermediate_rep.number.into_iter().next().ok_or_else(|| "number missing in Purchase".to_string())?,
             user_id: intermediate_rep.user_id.into_iter().next().ok_or_else(|| "user_id missing in Purchase".to_string())?,
             quantity: intermediate_rep.quantity.into_iter().next().ok_or_else(|| "quantity missing in Purchase".to_string())?,
             purchased_at: intermediate_rep.purchased_at.into_iter().next().ok_or_else(|| "purchased_at missing in Purchase".to_string())?,
@@ -1304,7 +1320,7 @@ pub struct PurchasePage {
     #[cfg_attr(feature = "validate", validate)]
     pub items: Vec<models::Purchase>,
 
-    /// Where the next page starts, to pass as `cursor`; absent on the last page
+    /// Where the next page starts, to pass as `cursor` (the `number` of the page's last purchase); absent on the last page
     #[serde(rename = "next_cursor")]
     #[cfg_attr(not(feature = "validate"), validate(
            regex(path = *RE_PURCHASEPAGE_NEXT_CURSOR),

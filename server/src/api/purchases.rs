@@ -156,6 +156,7 @@ fn purchase_model(purchase: PurchaseRecord) -> models::Purchase {
     models::Purchase {
         id: purchase.id,
         ticket_id: purchase.ticket_id,
+        number: purchase.seq,
         user_id: purchase.user_id,
         // The database's CHECK keeps quantities positive.
         quantity: purchase.quantity.unsigned_abs(),

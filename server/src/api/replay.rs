@@ -140,6 +140,7 @@ mod tests {
         body: models::Purchase::new(
             uuid::Uuid::parse_str("0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b").expect("uuid"),
             1,
+            1,
             uuid::Uuid::nil(),
             2,
             chrono::DateTime::UNIX_EPOCH,
