@@ -1,9 +1,6 @@
--- The server's read of a ticket, copied from find_ticket in
--- server/src/storage/tickets.rs (diesel's .first() adds the LIMIT): update
--- this file when that query changes. Run with -M prepared, as the server
--- runs it.
+-- The anchor for GET /tickets/{id}: the server's read of a ticket (FindTickets,
+-- server/src/storage/tickets.rs) for a single id, as a plain primary-key
+-- SELECT of the same columns: update this file when that read changes.
 --   pgbench -M prepared -D first=.. -D last=..: a random ticket among those ids
 \set id random(:first, :last)
-\set one 1
-SELECT "tickets"."id", "tickets"."name", "tickets"."description", "tickets"."remaining"
-FROM "tickets" WHERE ("tickets"."id" = :id) LIMIT :one;
+SELECT id, name, description, remaining FROM tickets WHERE id = :id;
