@@ -1,6 +1,8 @@
 //! The service's Prometheus metrics, one registry per server.
 
-use crate::storage::{CoalescerMetrics, Pool};
+use std::sync::Arc;
+
+use crate::storage::{CoalescerMetrics, Liveness, Pool};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry,
@@ -120,12 +122,14 @@ impl Metrics {
     }
 
     /// The metrics in Prometheus' text format, with the pool's current state.
-    /// The metrics of the queue named `queue`.
-    pub fn queue(&self, queue: &str) -> CoalescerMetrics {
+    /// The metrics of the queue named `queue`, which notes in `liveness`
+    /// when the database answers it.
+    pub fn queue(&self, queue: &str, liveness: &Arc<Liveness>) -> CoalescerMetrics {
         CoalescerMetrics {
             batch_size: self.batch_size.with_label_values(&[queue]),
             waiting: self.queue_waiting.with_label_values(&[queue]),
             refused: self.queue_refused.with_label_values(&[queue]),
+            liveness: Arc::clone(liveness),
         }
     }
 

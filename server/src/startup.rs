@@ -1,22 +1,19 @@
 //! Builds the application from its configuration and serves it until told
 //! to stop.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use futures::FutureExt;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio_util::task::TaskTracker;
 
 use crate::api::{ApiSettings, TicketsApi};
 use crate::config::Config;
-use crate::http::{Edge, ProtocolErrorRewrite};
+use crate::http::{ConnectionSettings, Edge, Keep, serve_connection};
 use crate::metrics::Metrics;
 use crate::storage::{self, Pool};
 
@@ -25,6 +22,11 @@ const KEY_CLEANUP_INTERVAL: Duration = Duration::from_secs(600);
 
 /// How long the server keeps trying to reach the database at start.
 const STARTUP_DATABASE_WAIT: Duration = Duration::from_secs(30);
+
+/// When the server drains, how long an idle keep-alive connection is kept
+/// for its client's next request, which is answered `Connection: close`.
+/// Busy clients send theirs within microseconds; an idle one is closed.
+const DRAIN_IDLE_WINDOW: Duration = Duration::from_secs(1);
 
 /// The server, bound and migrated, ready to serve.
 #[derive(Debug)]
@@ -35,8 +37,13 @@ pub struct Application {
     pool: Pool,
     idempotency_key_ttl: Duration,
     shutdown_grace: Duration,
-    header_read_timeout: Duration,
-    connection_slots: Arc<Semaphore>,
+    connection: ConnectionSettings,
+    /// Places for kept-alive connections (`MAX_CONNECTIONS`).
+    kept: Arc<Semaphore>,
+    /// Places for connections past the cap, served one request each, so that
+    /// a health probe or a new client is answered while long-lived clients
+    /// hold every kept place.
+    one_request: Arc<Semaphore>,
 }
 
 impl Application {
@@ -77,8 +84,12 @@ impl Application {
             pool,
             idempotency_key_ttl: config.idempotency_key_ttl,
             shutdown_grace: config.shutdown_grace,
-            header_read_timeout: config.header_read_timeout,
-            connection_slots: Arc::new(Semaphore::new(config.max_connections)),
+            connection: ConnectionSettings {
+                header_read_timeout: config.header_read_timeout,
+                drain_idle_window: DRAIN_IDLE_WINDOW.min(config.shutdown_grace),
+            },
+            kept: Arc::new(Semaphore::new(config.max_connections)),
+            one_request: Arc::new(Semaphore::new(one_request_places(config.max_connections))),
         })
     }
 
@@ -87,47 +98,32 @@ impl Application {
         self.local_addr
     }
 
-    /// Serves until `shutdown` completes, then stops accepting connections
-    /// and lets requests in flight finish, for at most the shutdown grace.
+    /// Serves until `shutdown` completes, then drains: stops accepting
+    /// connections, answers those already waiting to be accepted, tells
+    /// keep-alive clients to go, and lets requests in flight finish, for at
+    /// most the shutdown grace.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening");
-        let graceful = GracefulShutdown::new();
+        let connections = TaskTracker::new();
+        let (drain, draining) = watch::channel(false);
         let cleanup = tokio::spawn(forget_expired_keys(
             self.pool.clone(),
             self.idempotency_key_ttl,
         ));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            // At the connection cap, stop accepting until one closes.
-            let slot = tokio::select! {
-                slot = Arc::clone(&self.connection_slots).acquire_owned() => match slot {
-                    Ok(slot) => slot,
-                    Err(_closed) => break,
-                },
+            // A kept place if one is free, else one for a single request;
+            // with none of either, new clients wait in the listen backlog.
+            let (place, keep) = tokio::select! {
+                biased;
                 () = &mut shutdown => break,
+                place = Arc::clone(&self.kept).acquire_owned() => (place, Keep::Alive),
+                place = Arc::clone(&self.one_request).acquire_owned() => (place, Keep::OneRequest),
             };
+            let Ok(place) = place else { break };
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _peer)) => {
-                        // Small responses: send them without waiting for more.
-                        let _ = stream.set_nodelay(true);
-                        let edge = Arc::clone(&self.edge);
-                        let service = service_fn(move |request| {
-                            let edge = Arc::clone(&edge);
-                            async move { Ok::<_, Infallible>(edge.handle(request).await) }
-                        });
-                        let connection = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(self.header_read_timeout)
-                            .serve_connection(TokioIo::new(ProtocolErrorRewrite::new(stream)), service);
-                        let connection = graceful.watch(connection);
-                        tokio::spawn(async move {
-                            if let Err(error) = connection.await {
-                                tracing::debug!(error = %error, "connection ended with an error");
-                            }
-                            drop(slot);
-                        });
-                    }
+                    Ok((stream, _peer)) => self.spawn(&connections, stream, keep, Some(place), &draining),
                     Err(error) => {
                         // Out of file descriptors, say: wait rather than spin.
                         tracing::warn!(error = %error, "accepting a connection failed");
@@ -137,10 +133,17 @@ impl Application {
                 () = &mut shutdown => break,
             }
         }
+        tracing::info!("shutting down: draining connections");
+        // Connections the kernel accepted already would be reset when the
+        // listener closes: each gets its one request answered instead.
+        while let Some(Ok((stream, _peer))) = self.listener.accept().now_or_never() {
+            self.spawn(&connections, stream, Keep::OneRequest, None, &draining);
+        }
         drop(self.listener);
+        let _ = drain.send(true);
         cleanup.abort();
-        tracing::info!("shutting down: finishing requests in flight");
-        if tokio::time::timeout(self.shutdown_grace, graceful.shutdown())
+        connections.close();
+        if tokio::time::timeout(self.shutdown_grace, connections.wait())
             .await
             .is_err()
         {
@@ -149,6 +152,34 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+
+    /// Serves a connection in a task of its own, holding its place.
+    fn spawn(
+        &self,
+        connections: &TaskTracker,
+        stream: tokio::net::TcpStream,
+        keep: Keep,
+        place: Option<OwnedSemaphorePermit>,
+        draining: &watch::Receiver<bool>,
+    ) {
+        let serving = serve_connection(
+            stream,
+            Arc::clone(&self.edge),
+            keep,
+            self.connection,
+            draining.clone(),
+        );
+        connections.spawn(async move {
+            serving.await;
+            drop(place);
+        });
+    }
+}
+
+/// Places for connections past `MAX_CONNECTIONS`, each served one request:
+/// a quarter as many, and at least 16.
+fn one_request_places(max_connections: usize) -> usize {
+    (max_connections / 4).max(16)
 }
 
 /// Deletes expired idempotency keys now and then, for as long as it runs.

@@ -3,6 +3,7 @@
 //! every error the generated server answers in its own format into problem
 //! details, so clients only ever see the spec's bodies.
 
+mod connection;
 mod context;
 mod protocol_errors;
 mod rejection;
@@ -24,6 +25,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tickets_api::models;
 use tracing::Instrument;
 
+pub use connection::{ConnectionSettings, Keep, serve as serve_connection};
 pub use context::RequestContext;
 pub use protocol_errors::ProtocolErrorRewrite;
 use route::Route;

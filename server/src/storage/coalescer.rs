@@ -31,7 +31,7 @@ use prometheus::{Histogram, IntCounter, IntGauge};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
-use super::{Pool, PooledConnection, StorageError};
+use super::{Liveness, Pool, PooledConnection, StorageError};
 
 /// What a batch of requests does, on one connection.
 pub trait BatchRunner: Send + Sync + 'static {
@@ -68,12 +68,14 @@ pub struct CoalescerSettings {
     pub connect_timeout: Duration,
 }
 
-/// What a coalescer reports.
+/// What a coalescer reports: its metrics, and to `liveness` each batch the
+/// database answered.
 #[derive(Debug, Clone)]
 pub struct CoalescerMetrics {
     pub batch_size: Histogram,
     pub waiting: IntGauge,
     pub refused: IntCounter,
+    pub liveness: Arc<Liveness>,
 }
 
 /// Batches requests for `R` on connections from a pool.
@@ -131,15 +133,7 @@ impl<R: BatchRunner> Coalescer<R> {
             pool,
             settings,
             metrics,
-            queue: Mutex::new(Queue {
-                lanes: HashMap::new(),
-                ready: VecDeque::new(),
-                busy: HashSet::new(),
-                waiting: 0,
-                in_flight: 0,
-                next_id: 0,
-                closed: false,
-            }),
+            queue: Mutex::new(Queue::new()),
             wake: Notify::new(),
         });
         tokio::spawn(dispatch(Arc::clone(&shared)));
@@ -225,55 +219,17 @@ impl<R: BatchRunner> Shared<R> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the next batch: the requests of the ready lanes, oldest lane
-    /// first, up to the batch size; marks their lanes busy.
+    /// Takes the next batch (see [`Queue::claim`]).
     fn claim(&self) -> Vec<Waiting<R>> {
-        let mut queue = self.lock();
-        let mut batch = Vec::new();
-        while batch.len() < self.settings.max_batch {
-            let Some(lane) = queue.ready.pop_front() else {
-                break;
-            };
-            let Some(waiting) = queue.lanes.get_mut(&lane) else {
-                continue;
-            };
-            let take = waiting.len().min(self.settings.max_batch - batch.len());
-            batch.extend(waiting.drain(..take));
-            let left = !waiting.is_empty();
-            match lane {
-                Some(lane) => {
-                    // The rest of a busy lane waits for this batch to end.
-                    queue.busy.insert(lane);
-                }
-                None if left => queue.ready.push_front(None),
-                None => {}
-            }
-            if !left {
-                queue.lanes.remove(&lane);
-            }
-        }
-        queue.waiting -= batch.len();
-        if !batch.is_empty() {
-            queue.in_flight += 1;
-        }
-        queue.shrink();
-        drop(queue);
+        let batch = self.lock().claim(self.settings.max_batch);
         #[allow(clippy::cast_possible_wrap)] // at most max_batch
         self.metrics.waiting.sub(batch.len() as i64);
         batch
     }
 
-    /// Ends a batch: its lanes may run again.
+    /// Ends a batch (see [`Queue::release`]).
     fn release(&self, lanes: impl IntoIterator<Item = R::Lane>) {
-        let mut queue = self.lock();
-        for lane in lanes {
-            queue.busy.remove(&lane);
-            if queue.lanes.contains_key(&Some(lane)) {
-                queue.ready.push_back(Some(lane));
-            }
-        }
-        queue.in_flight -= 1;
-        drop(queue);
+        self.lock().release(lanes);
         self.wake.notify_one();
     }
 
@@ -288,6 +244,64 @@ impl<R: BatchRunner> Shared<R> {
 }
 
 impl<R: BatchRunner> Queue<R> {
+    fn new() -> Self {
+        Self {
+            lanes: HashMap::new(),
+            ready: VecDeque::new(),
+            busy: HashSet::new(),
+            waiting: 0,
+            in_flight: 0,
+            next_id: 0,
+            closed: false,
+        }
+    }
+
+    /// Takes the next batch: the requests of the ready lanes, oldest lane
+    /// first, up to `max_batch`; marks their lanes busy.
+    fn claim(&mut self, max_batch: usize) -> Vec<Waiting<R>> {
+        let mut batch = Vec::new();
+        while batch.len() < max_batch {
+            let Some(lane) = self.ready.pop_front() else {
+                break;
+            };
+            let Some(waiting) = self.lanes.get_mut(&lane) else {
+                continue;
+            };
+            let take = waiting.len().min(max_batch - batch.len());
+            batch.extend(waiting.drain(..take));
+            let left = !waiting.is_empty();
+            match lane {
+                // The rest of a busy lane waits for this batch to end.
+                Some(lane) => {
+                    self.busy.insert(lane);
+                }
+                None if left => self.ready.push_front(None),
+                None => {}
+            }
+            if !left {
+                self.lanes.remove(&lane);
+            }
+        }
+        self.waiting -= batch.len();
+        if !batch.is_empty() {
+            self.in_flight += 1;
+        }
+        self.shrink();
+        batch
+    }
+
+    /// Ends a batch: its lanes may run again, after the lanes already
+    /// waiting.
+    fn release(&mut self, lanes: impl IntoIterator<Item = R::Lane>) {
+        for lane in lanes {
+            self.busy.remove(&lane);
+            if self.lanes.contains_key(&Some(lane)) {
+                self.ready.push_back(Some(lane));
+            }
+        }
+        self.in_flight -= 1;
+    }
+
     fn push(&mut self, lane: Option<R::Lane>, waiting: Waiting<R>) {
         let requests = self.lanes.entry(lane).or_default();
         requests.push_back(waiting);
@@ -371,6 +385,9 @@ async fn run_batch<R: BatchRunner>(
         batch.into_iter().map(|w| (w.job, w.reply)).unzip();
     let lanes: HashSet<R::Lane> = jobs.iter().filter_map(R::lane).collect();
     let answers = run_to_end(shared.runner.run(&shared.pool, conn, &jobs)).await;
+    if answers.iter().any(Result::is_ok) {
+        shared.metrics.liveness.answered();
+    }
     if answers.len() == replies.len() {
         for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that went away still had its request run.
@@ -408,4 +425,110 @@ pub fn all_failed<T>(count: usize, error: StorageError) -> Vec<Result<T, Storage
     (0..count)
         .map(|_| Err(StorageError::Batch(Arc::clone(&error))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runner that is never run: the queue's rules are tested alone.
+    struct Lanes;
+
+    impl BatchRunner for Lanes {
+        /// (lane, request number)
+        type Job = (Option<u32>, u32);
+        type Answer = ();
+        type Lane = u32;
+
+        fn lane(job: &Self::Job) -> Option<u32> {
+            job.0
+        }
+
+        fn run<'a>(
+            &'a self,
+            _: &'a Pool,
+            _: PooledConnection,
+            _: &'a [Self::Job],
+        ) -> BoxFuture<'a, Vec<Result<(), StorageError>>> {
+            unreachable!("the queue is tested without running batches")
+        }
+    }
+
+    fn queue(jobs: &[(Option<u32>, u32)]) -> Queue<Lanes> {
+        let mut queue = Queue::new();
+        for &job in jobs {
+            let (reply, _) = oneshot::channel();
+            let id = queue.next_id;
+            queue.next_id += 1;
+            queue.push(job.0, Waiting { id, job, reply });
+        }
+        queue
+    }
+
+    fn numbers(batch: &[Waiting<Lanes>]) -> Vec<u32> {
+        batch.iter().map(|w| w.job.1).collect()
+    }
+
+    #[test]
+    fn a_batch_takes_lanes_oldest_first_each_in_arrival_order() {
+        let mut queue = queue(&[
+            (Some(1), 1),
+            (Some(2), 2),
+            (Some(1), 3),
+            (None, 4),
+            (Some(2), 5),
+        ]);
+        assert_eq!(numbers(&queue.claim(10)), [1, 3, 2, 5, 4]);
+        assert_eq!(queue.waiting, 0);
+        assert_eq!(queue.in_flight, 1);
+    }
+
+    #[test]
+    fn a_busy_lane_waits_for_its_batch_to_end() {
+        let mut queue = queue(&[(Some(1), 1), (Some(2), 2)]);
+        assert_eq!(numbers(&queue.claim(10)), [1, 2]);
+        let (reply, _) = oneshot::channel();
+        queue.push(
+            Some(1),
+            Waiting {
+                id: 9,
+                job: (Some(1), 3),
+                reply,
+            },
+        );
+        assert!(queue.claim(10).is_empty(), "lane 1 is in a running batch");
+        queue.release([1, 2]);
+        assert_eq!(numbers(&queue.claim(10)), [3]);
+    }
+
+    #[test]
+    fn a_full_batch_leaves_the_rest_of_a_lane_for_the_next() {
+        let mut queue = queue(&[(None, 1), (None, 2), (None, 3), (Some(7), 4), (Some(7), 5)]);
+        assert_eq!(numbers(&queue.claim(2)), [1, 2]);
+        assert_eq!(numbers(&queue.claim(2)), [3, 4]);
+        queue.release([7]);
+        assert_eq!(numbers(&queue.claim(2)), [5]);
+    }
+
+    #[test]
+    fn a_withdrawn_request_is_not_run_and_its_empty_lane_is_forgotten() {
+        let mut queue = queue(&[(Some(1), 1), (Some(2), 2)]);
+        assert!(queue.remove(Some(1), 0));
+        assert!(!queue.remove(Some(1), 0), "already withdrawn");
+        assert!(!queue.lanes.contains_key(&Some(1)));
+        assert_eq!(numbers(&queue.claim(10)), [2]);
+    }
+
+    #[test]
+    fn nothing_is_kept_once_a_rush_over_many_lanes_is_over() {
+        let jobs: Vec<(Option<u32>, u32)> = (0..50_000).map(|n| (Some(n), n)).collect();
+        let mut queue = queue(&jobs);
+        while !queue.claim(512).is_empty() {
+            let lanes: Vec<u32> = queue.busy.iter().copied().collect();
+            queue.release(lanes);
+        }
+        assert!(queue.lanes.is_empty() && queue.ready.is_empty() && queue.busy.is_empty());
+        assert!(queue.lanes.capacity() <= 2048, "{}", queue.lanes.capacity());
+        assert!(queue.busy.capacity() <= 2048, "{}", queue.busy.capacity());
+    }
 }

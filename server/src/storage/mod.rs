@@ -115,6 +115,31 @@ pub async fn read<T>(
     }
 }
 
+/// When the database last answered a query, so that a health check during
+/// a rush need not queue behind it to ask again.
+#[derive(Debug, Default)]
+pub struct Liveness {
+    last_answer: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Liveness {
+    /// Notes that the database just answered.
+    pub fn answered(&self) {
+        *self.lock() = Some(std::time::Instant::now());
+    }
+
+    /// Whether the database answered within `window`.
+    pub fn answered_within(&self, window: std::time::Duration) -> bool {
+        self.lock().is_some_and(|at| at.elapsed() <= window)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<std::time::Instant>> {
+        self.last_answer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Whether the database answers a trivial query.
 pub async fn ping(pool: &Pool) -> Result<(), StorageError> {
     read(pool, |conn| {

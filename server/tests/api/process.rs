@@ -16,16 +16,43 @@ pub struct Replica {
     pub address: String,
 }
 
+/// A `tickets-server` command against `db`, with `env` on top of the tests'
+/// settings.
+fn server_command(db: &TestDatabase, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tickets-server"));
+    command
+        .env("DATABASE_URL", &db.url)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("DATABASE_POOL_SIZE", "4")
+        .env("RUST_LOG", "info")
+        .env_remove("LOG_FORMAT")
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs `tickets-server` with `env` until it exits (it must, within 30 s);
+/// returns its exit code and what it wrote to stderr.
+pub async fn run_to_exit(db: &TestDatabase, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = tokio::time::timeout(Duration::from_secs(30), server_command(db, env).output())
+        .await
+        .expect("tickets-server exited within 30 s")
+        .expect("tickets-server ran");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 impl Replica {
     pub async fn start(db: &TestDatabase) -> Self {
-        let mut process = Command::new(env!("CARGO_BIN_EXE_tickets-server"))
-            .env("DATABASE_URL", &db.url)
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("DATABASE_POOL_SIZE", "4")
-            .env("RUST_LOG", "info")
-            .env_remove("LOG_FORMAT")
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
+        Self::start_with(db, &[]).await
+    }
+
+    /// Starts a replica with `env` on top of the tests' settings.
+    pub async fn start_with(db: &TestDatabase, env: &[(&str, &str)]) -> Self {
+        let mut process = server_command(db, env)
             .spawn()
             .expect("starting tickets-server");
         let mut lines = BufReader::new(process.stderr.take().expect("stderr")).lines();
@@ -59,6 +86,17 @@ impl Replica {
         created["id"].as_i64().expect("an id")
     }
 
+    /// The process's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.process.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Kills the process with SIGKILL, as a crash would, and waits for it.
     pub async fn kill(mut self) {
         self.signal("-KILL").await;
@@ -76,8 +114,18 @@ impl Replica {
     }
 
     /// Sends SIGTERM and returns whether the process then exited cleanly.
-    pub async fn terminate(mut self) -> bool {
+    pub async fn terminate(self) -> bool {
+        self.sigterm().await;
+        self.exited_cleanly().await
+    }
+
+    /// Sends SIGTERM, as an orchestrator stopping the server would.
+    pub async fn sigterm(&self) {
         self.signal("-TERM").await;
+    }
+
+    /// Waits (at most 15 s) for the process to exit; whether it exited 0.
+    pub async fn exited_cleanly(mut self) -> bool {
         let status = tokio::time::timeout(Duration::from_secs(15), self.process.wait())
             .await
             .expect("exited within 15 s of SIGTERM")
