@@ -103,6 +103,145 @@ pub enum HealthCheckResponse {
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
+pub enum CreateHoldResponse {
+    /// The tickets are held
+    Held
+    {
+        body: models::Hold,
+        location:
+        String
+    }
+    ,
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest
+    (models::Problem)
+    ,
+    /// No ticket has this id
+    NotFound
+    (models::Problem)
+    ,
+    /// Nothing was bought or held: fewer tickets are left than were asked for (`remaining` says how many are), a limit of the ticket would be passed (`limit` names it, `remaining_for_buyer` says what this buyer may still get), or a request with this Idempotency-Key is still being processed
+    Refused
+    (models::Problem)
+    ,
+    /// The request body did not arrive in time; nothing was changed
+    RequestTimeout
+    (models::Problem)
+    ,
+    /// The request body is larger than 65,536 bytes, the most the server accepts (every valid body fits); nothing was changed
+    PayloadTooLarge
+    (models::Problem)
+    ,
+    /// The request body is not `application/json`
+    UnsupportedMediaType
+    (models::Problem)
+    ,
+    /// The Idempotency-Key was used before for a different request; nothing was changed
+    KeyReused
+    (models::Problem)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+    ,
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
+    Unavailable
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum ConfirmHoldResponse {
+    /// The tickets were bought
+    Purchased
+    {
+        body: models::Purchase,
+        location:
+        String
+    }
+    ,
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest
+    (models::Problem)
+    ,
+    /// The ticket has no hold with this id, or no ticket has this id
+    NotFound
+    (models::Problem)
+    ,
+    /// The hold is no longer held: it expired (`hold-expired`), was released (`hold-released`) or was confirmed (`hold-confirmed`, with the `purchase_id` it became); or a request with this Idempotency-Key is still being processed. Nothing was changed
+    NotHeld
+    (models::Problem)
+    ,
+    /// The Idempotency-Key was used before for a different request; nothing was changed
+    KeyReused
+    (models::Problem)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+    ,
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
+    Unavailable
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum GetHoldResponse {
+    /// The hold
+    Found
+    (models::Hold)
+    ,
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest
+    (models::Problem)
+    ,
+    /// The ticket has no hold with this id, or no ticket has this id
+    NotFound
+    (models::Problem)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+    ,
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
+    Unavailable
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum ReleaseHoldResponse {
+    /// The hold is released; its tickets are on sale again
+    Released
+    ,
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest
+    (models::Problem)
+    ,
+    /// The ticket has no hold with this id, or no ticket has this id
+    NotFound
+    (models::Problem)
+    ,
+    /// The hold is no longer held: it expired (`hold-expired`), was released (`hold-released`) or was confirmed (`hold-confirmed`, with the `purchase_id` it became); or a request with this Idempotency-Key is still being processed. Nothing was changed
+    NotHeld
+    (models::Problem)
+    ,
+    /// The Idempotency-Key was used before for a different request; nothing was changed
+    KeyReused
+    (models::Problem)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+    ,
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
+    Unavailable
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
 pub enum ListPurchasesResponse {
     /// A page of purchases
     Page
@@ -144,8 +283,8 @@ pub enum PurchaseTicketsResponse {
     NotFound
     (models::Problem)
     ,
-    /// Fewer tickets are left than were asked for, or a request with this Idempotency-Key is still being processed; nothing was bought
-    NotEnoughTickets
+    /// Nothing was bought or held: fewer tickets are left than were asked for (`remaining` says how many are), a limit of the ticket would be passed (`limit` names it, `remaining_for_buyer` says what this buyer may still get), or a request with this Idempotency-Key is still being processed
+    Refused
     (models::Problem)
     ,
     /// The request body did not arrive in time; nothing was changed
@@ -158,6 +297,38 @@ pub enum PurchaseTicketsResponse {
     ,
     /// The request body is not `application/json`
     UnsupportedMediaType
+    (models::Problem)
+    ,
+    /// The Idempotency-Key was used before for a different request; nothing was changed
+    KeyReused
+    (models::Problem)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+    ,
+    /// The database cannot be reached or did not answer in time, or the server has more requests waiting than it takes; nothing was changed. Retry after `Retry-After` seconds.
+    Unavailable
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
+pub enum CancelPurchaseResponse {
+    /// The purchase, cancelled (now or before)
+    Cancelled
+    (models::Purchase)
+    ,
+    /// The request is malformed or a value is out of range; nothing was changed
+    BadRequest
+    (models::Problem)
+    ,
+    /// The ticket has no purchase with this id, or no ticket has this id
+    NotFound
+    (models::Problem)
+    ,
+    /// A request with this Idempotency-Key is still being processed; retry later
+    InFlight
     (models::Problem)
     ,
     /// The Idempotency-Key was used before for a different request; nothing was changed
@@ -345,6 +516,37 @@ pub trait Api<C: Send + Sync> {
         &self,
         context: &C) -> Result<HealthCheckResponse, ApiError>;
 
+    /// Hold tickets during checkout
+    async fn create_hold(
+        &self,
+        id: u64,
+        hold_create: models::HoldCreate,
+        idempotency_key: Option<String>,
+        context: &C) -> Result<CreateHoldResponse, ApiError>;
+
+    /// Confirm a hold
+    async fn confirm_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        context: &C) -> Result<ConfirmHoldResponse, ApiError>;
+
+    /// Read a hold
+    async fn get_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        context: &C) -> Result<GetHoldResponse, ApiError>;
+
+    /// Release a hold
+    async fn release_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        context: &C) -> Result<ReleaseHoldResponse, ApiError>;
+
     /// List a ticket's purchases
     async fn list_purchases(
         &self,
@@ -360,6 +562,14 @@ pub trait Api<C: Send + Sync> {
         purchase_create: models::PurchaseCreate,
         idempotency_key: Option<String>,
         context: &C) -> Result<PurchaseTicketsResponse, ApiError>;
+
+    /// Cancel a purchase
+    async fn cancel_purchase(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        context: &C) -> Result<CancelPurchaseResponse, ApiError>;
 
     /// Read a purchase
     async fn get_purchase(
@@ -433,6 +643,37 @@ pub trait ApiNoContext<C: Send + Sync> {
         &self,
         ) -> Result<HealthCheckResponse, ApiError>;
 
+    /// Hold tickets during checkout
+    async fn create_hold(
+        &self,
+        id: u64,
+        hold_create: models::HoldCreate,
+        idempotency_key: Option<String>,
+        ) -> Result<CreateHoldResponse, ApiError>;
+
+    /// Confirm a hold
+    async fn confirm_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        ) -> Result<ConfirmHoldResponse, ApiError>;
+
+    /// Read a hold
+    async fn get_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        ) -> Result<GetHoldResponse, ApiError>;
+
+    /// Release a hold
+    async fn release_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        ) -> Result<ReleaseHoldResponse, ApiError>;
+
     /// List a ticket's purchases
     async fn list_purchases(
         &self,
@@ -448,6 +689,14 @@ pub trait ApiNoContext<C: Send + Sync> {
         purchase_create: models::PurchaseCreate,
         idempotency_key: Option<String>,
         ) -> Result<PurchaseTicketsResponse, ApiError>;
+
+    /// Cancel a purchase
+    async fn cancel_purchase(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        ) -> Result<CancelPurchaseResponse, ApiError>;
 
     /// Read a purchase
     async fn get_purchase(
@@ -552,6 +801,53 @@ impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ApiNoContext<C> for Contex
         self.api().health_check(&context).await
     }
 
+    /// Hold tickets during checkout
+    async fn create_hold(
+        &self,
+        id: u64,
+        hold_create: models::HoldCreate,
+        idempotency_key: Option<String>,
+        ) -> Result<CreateHoldResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().create_hold(id, hold_create, idempotency_key, &context).await
+    }
+
+    /// Confirm a hold
+    async fn confirm_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        ) -> Result<ConfirmHoldResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().confirm_hold(id, hold_id, idempotency_key, &context).await
+    }
+
+    /// Read a hold
+    async fn get_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        ) -> Result<GetHoldResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().get_hold(id, hold_id, &context).await
+    }
+
+    /// Release a hold
+    async fn release_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        ) -> Result<ReleaseHoldResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().release_hold(id, hold_id, idempotency_key, &context).await
+    }
+
     /// List a ticket's purchases
     async fn list_purchases(
         &self,
@@ -574,6 +870,18 @@ impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ApiNoContext<C> for Contex
     {
         let context = self.context().clone();
         self.api().purchase_tickets(id, purchase_create, idempotency_key, &context).await
+    }
+
+    /// Cancel a purchase
+    async fn cancel_purchase(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        ) -> Result<CancelPurchaseResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().cancel_purchase(id, purchase_id, idempotency_key, &context).await
     }
 
     /// Read a purchase

@@ -621,6 +621,607 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
     }
 }
 
+/// Tickets held for one buyer until they pay, or until it expires
+#[derive(Debug, Clone, PartialEq, Validate, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
+pub struct Hold {
+    #[serde(rename = "id")]
+
+    pub id: uuid::Uuid,
+
+    #[serde(rename = "ticket_id")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1i64),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 1i64))]
+
+    pub ticket_id: i64,
+
+    #[serde(rename = "user_id")]
+
+    pub user_id: uuid::Uuid,
+
+    #[serde(rename = "quantity")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
+
+    pub quantity: u32,
+
+    #[serde(rename = "status")]
+
+    #[cfg_attr(feature = "validate", validate)]
+    pub status: models::HoldStatus,
+
+    #[serde(rename = "created_at")]
+
+    pub created_at: chrono::DateTime::<chrono::Utc>,
+
+    /// When a hold that is not confirmed or released ends
+    #[serde(rename = "expires_at")]
+
+    pub expires_at: chrono::DateTime::<chrono::Utc>,
+
+    /// The purchase it became, once confirmed
+    #[serde(rename = "purchase_id")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub purchase_id: Option<uuid::Uuid>,
+
+}
+
+#[cfg(feature = "validate")]
+impl serde_valid::validation::ValidateCompositedMinLength for Hold {
+    fn validate_composited_min_length(
+        &self,
+        _min_length: usize,
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "validate")]
+impl serde_valid::validation::ValidateCompositedMaxLength for Hold {
+    fn validate_composited_max_length(
+        &self,
+        _max_length: usize,
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>> {
+        Ok(())
+    }
+}
+
+
+impl Hold {
+    #[allow(clippy::new_without_default)]
+    pub fn new(id: uuid::Uuid, ticket_id: i64, user_id: uuid::Uuid, quantity: u32, status: models::HoldStatus, created_at: chrono::DateTime::<chrono::Utc>, expires_at: chrono::DateTime::<chrono::Utc>, ) -> Hold {
+        Hold {
+            id,
+            ticket_id,
+            user_id,
+            quantity,
+            status,
+            created_at,
+            expires_at,
+            purchase_id: None,
+        }
+    }
+}
+
+/// Converts the Hold value to the Query Parameters representation (style=form, explode=false)
+/// specified in <https://swagger.io/docs/specification/serialization/>
+/// Should be implemented in a serde serializer
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let params: Vec<Option<String>> = vec![
+            // Skipping non-primitive type id in query parameter serialization
+            Some("ticket_id".to_string()),
+            Some(self.ticket_id.to_string()),
+            // Skipping non-primitive type user_id in query parameter serialization
+            Some("quantity".to_string()),
+            Some(self.quantity.to_string()),
+            // Skipping non-primitive type status in query parameter serialization
+            // Skipping non-primitive type created_at in query parameter serialization
+            // Skipping non-primitive type expires_at in query parameter serialization
+            // Skipping non-primitive type purchase_id in query parameter serialization
+        ];
+
+        write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
+    }
+}
+
+/// Converts Query Parameters representation (style=form, explode=false) to a Hold value
+/// as specified in <https://swagger.io/docs/specification/serialization/>
+/// Should be implemented in a serde deserializer
+impl std::str::FromStr for Hold {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        /// An intermediate representation of the struct to use for parsing.
+        #[derive(Default)]
+        #[allow(dead_code)]
+        struct IntermediateRep {
+            pub id: Vec<uuid::Uuid>,
+            pub ticket_id: Vec<i64>,
+            pub user_id: Vec<uuid::Uuid>,
+            pub quantity: Vec<u32>,
+            pub status: Vec<models::HoldStatus>,
+            pub created_at: Vec<chrono::DateTime::<chrono::Utc>>,
+            pub expires_at: Vec<chrono::DateTime::<chrono::Utc>>,
+            pub purchase_id: Vec<uuid::Uuid>,
+        }
+
+        let mut intermediate_rep = IntermediateRep::default();
+
+        // Parse into intermediate representation
+        let mut string_iter = s.split(',');
+        let mut key_result = string_iter.next();
+
+        while key_result.is_some() {
+            let val = match string_iter.next() {
+                Some(x) => x,
+                None => return std::result::Result::Err("Missing value while parsing Hold".to_string())
+            };
+
+            if let Some(key) = key_result {
+                #[allow(clippy::match_single_binding)]
+                match key {
+                    #[allow(clippy::redundant_clone)]
+                    "id" => intermediate_rep.id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "ticket_id" => intermediate_rep.ticket_id.push(<i64 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "user_id" => intermediate_rep.user_id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "quantity" => intermediate_rep.quantity.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "status" => intermediate_rep.status.push(<models::HoldStatus as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "created_at" => intermediate_rep.created_at.push(<chrono::DateTime::<chrono::Utc> as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "expires_at" => intermediate_rep.expires_at.push(<chrono::DateTime::<chrono::Utc> as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "purchase_id" => intermediate_rep.purchase_id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    _ => return std::result::Result::Err("Unexpected key while parsing Hold".to_string())
+                }
+            }
+
+            // Get the next key
+            key_result = string_iter.next();
+        }
+
+        // Use the intermediate representation to return the struct
+        std::result::Result::Ok(Hold {
+            id: intermediate_rep.id.into_iter().next().ok_or_else(|| "id missing in Hold".to_string())?,
+            ticket_id: intermediate_rep.ticket_id.into_iter().next().ok_or_else(|| "ticket_id missing in Hold".to_string())?,
+            user_id: intermediate_rep.user_id.into_iter().next().ok_or_else(|| "user_id missing in Hold".to_string())?,
+            quantity: intermediate_rep.quantity.into_iter().next().ok_or_else(|| "quantity missing in Hold".to_string())?,
+            status: intermediate_rep.status.into_iter().next().ok_or_else(|| "status missing in Hold".to_string())?,
+            created_at: intermediate_rep.created_at.into_iter().next().ok_or_else(|| "created_at missing in Hold".to_string())?,
+            expires_at: intermediate_rep.expires_at.into_iter().next().ok_or_else(|| "expires_at missing in Hold".to_string())?,
+            purchase_id: intermediate_rep.purchase_id.into_iter().next(),
+        })
+    }
+}
+
+// Methods for converting between header::IntoHeaderValue<Hold> and hyper::header::HeaderValue
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<Hold>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_value: header::IntoHeaderValue<Hold>) -> std::result::Result<Self, Self::Error> {
+        let hdr_value = hdr_value.to_string();
+        match hyper::header::HeaderValue::from_str(&hdr_value) {
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for Hold - value: {hdr_value} is invalid {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Hold> {
+    type Error = String;
+
+    fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_value.to_str() {
+             std::result::Result::Ok(value) => {
+                    match <Hold as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into Hold - {err}"))
+                    }
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<Vec<Hold>>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<Hold>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
+
+        match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Vec<Hold>> {
+    type Error = String;
+
+    fn try_from(hdr_values: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_values.to_str() {
+            std::result::Result::Ok(hdr_values) => {
+                let hdr_values : std::vec::Vec<Hold> = hdr_values
+                .split(',')
+                .filter_map(|hdr_value| match hdr_value.trim() {
+                    "" => std::option::Option::None,
+                    hdr_value => std::option::Option::Some({
+                        match <Hold as std::str::FromStr>::from_str(hdr_value) {
+                            std::result::Result::Ok(value) => std::result::Result::Ok(value),
+                            std::result::Result::Err(err) => std::result::Result::Err(
+                                format!("Unable to convert header value '{hdr_value}' into Hold - {err}"))
+                        }
+                    })
+                }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
+
+                std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
+        }
+    }
+}
+
+/// A hold of tickets for one buyer
+#[derive(Debug, Clone, PartialEq, Validate, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
+pub struct HoldCreate {
+    /// How many tickets to hold
+    #[serde(rename = "quantity")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1u32, max = 2147483647u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
+    #[cfg_attr(feature = "validate", validate(maximum = 2147483647u32))]
+
+    pub quantity: u32,
+
+    /// The buyer
+    #[serde(rename = "user_id")]
+
+    pub user_id: uuid::Uuid,
+
+    /// How long to hold them, in seconds (default 900). The server moves it into its configured range (60 to 3600 by default).
+    #[serde(rename = "ttl_seconds")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1u32, max = 86400u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
+    #[cfg_attr(feature = "validate", validate(maximum = 86400u32))]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub ttl_seconds: Option<u32>,
+
+}
+
+#[cfg(feature = "validate")]
+impl serde_valid::validation::ValidateCompositedMinLength for HoldCreate {
+    fn validate_composited_min_length(
+        &self,
+        _min_length: usize,
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MinLengthError>> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "validate")]
+impl serde_valid::validation::ValidateCompositedMaxLength for HoldCreate {
+    fn validate_composited_max_length(
+        &self,
+        _max_length: usize,
+    ) -> Result<(), serde_valid::validation::Composited<serde_valid::validation::error::MaxLengthError>> {
+        Ok(())
+    }
+}
+
+
+impl HoldCreate {
+    #[allow(clippy::new_without_default)]
+    pub fn new(quantity: u32, user_id: uuid::Uuid, ) -> HoldCreate {
+        HoldCreate {
+            quantity,
+            user_id,
+            ttl_seconds: None,
+        }
+    }
+}
+
+/// Converts the HoldCreate value to the Query Parameters representation (style=form, explode=false)
+/// specified in <https://swagger.io/docs/specification/serialization/>
+/// Should be implemented in a serde serializer
+impl std::fmt::Display for HoldCreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let params: Vec<Option<String>> = vec![
+            Some("quantity".to_string()),
+            Some(self.quantity.to_string()),
+            // Skipping non-primitive type user_id in query parameter serialization
+            self.ttl_seconds.as_ref().map(|ttl_seconds| {
+                [
+                    "ttl_seconds".to_string(),
+                    ttl_seconds.to_string(),
+                ].join(",")
+            }),
+        ];
+
+        write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
+    }
+}
+
+/// Converts Query Parameters representation (style=form, explode=false) to a HoldCreate value
+/// as specified in <https://swagger.io/docs/specification/serialization/>
+/// Should be implemented in a serde deserializer
+impl std::str::FromStr for HoldCreate {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        /// An intermediate representation of the struct to use for parsing.
+        #[derive(Default)]
+        #[allow(dead_code)]
+        struct IntermediateRep {
+            pub quantity: Vec<u32>,
+            pub user_id: Vec<uuid::Uuid>,
+            pub ttl_seconds: Vec<u32>,
+        }
+
+        let mut intermediate_rep = IntermediateRep::default();
+
+        // Parse into intermediate representation
+        let mut string_iter = s.split(',');
+        let mut key_result = string_iter.next();
+
+        while key_result.is_some() {
+            let val = match string_iter.next() {
+                Some(x) => x,
+                None => return std::result::Result::Err("Missing value while parsing HoldCreate".to_string())
+            };
+
+            if let Some(key) = key_result {
+                #[allow(clippy::match_single_binding)]
+                match key {
+                    #[allow(clippy::redundant_clone)]
+                    "quantity" => intermediate_rep.quantity.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "user_id" => intermediate_rep.user_id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "ttl_seconds" => intermediate_rep.ttl_seconds.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    _ => return std::result::Result::Err("Unexpected key while parsing HoldCreate".to_string())
+                }
+            }
+
+            // Get the next key
+            key_result = string_iter.next();
+        }
+
+        // Use the intermediate representation to return the struct
+        std::result::Result::Ok(HoldCreate {
+            quantity: intermediate_rep.quantity.into_iter().next().ok_or_else(|| "quantity missing in HoldCreate".to_string())?,
+            user_id: intermediate_rep.user_id.into_iter().next().ok_or_else(|| "user_id missing in HoldCreate".to_string())?,
+            ttl_seconds: intermediate_rep.ttl_seconds.into_iter().next(),
+        })
+    }
+}
+
+// Methods for converting between header::IntoHeaderValue<HoldCreate> and hyper::header::HeaderValue
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<HoldCreate>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_value: header::IntoHeaderValue<HoldCreate>) -> std::result::Result<Self, Self::Error> {
+        let hdr_value = hdr_value.to_string();
+        match hyper::header::HeaderValue::from_str(&hdr_value) {
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for HoldCreate - value: {hdr_value} is invalid {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<HoldCreate> {
+    type Error = String;
+
+    fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_value.to_str() {
+             std::result::Result::Ok(value) => {
+                    match <HoldCreate as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into HoldCreate - {err}"))
+                    }
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<Vec<HoldCreate>>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<HoldCreate>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
+
+        match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Vec<HoldCreate>> {
+    type Error = String;
+
+    fn try_from(hdr_values: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_values.to_str() {
+            std::result::Result::Ok(hdr_values) => {
+                let hdr_values : std::vec::Vec<HoldCreate> = hdr_values
+                .split(',')
+                .filter_map(|hdr_value| match hdr_value.trim() {
+                    "" => std::option::Option::None,
+                    hdr_value => std::option::Option::Some({
+                        match <HoldCreate as std::str::FromStr>::from_str(hdr_value) {
+                            std::result::Result::Ok(value) => std::result::Result::Ok(value),
+                            std::result::Result::Err(err) => std::result::Result::Err(
+                                format!("Unable to convert header value '{hdr_value}' into HoldCreate - {err}"))
+                        }
+                    })
+                }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
+
+                std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
+        }
+    }
+}
+
+/// `held` until it is confirmed (it became a purchase), released, or past `expires_at`
+/// Enumeration of values.
+/// Since this enum's variants do not hold data, we can easily define them as `#[repr(C)]`
+/// which helps with FFI.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, Hash)]
+#[cfg_attr(feature = "validate", derive(Validate))]
+#[cfg_attr(feature = "conversion", derive(frunk_enum_derive::LabelledGenericEnum))]
+pub enum HoldStatus {
+    #[serde(rename = "held")]
+    Held,
+    #[serde(rename = "confirmed")]
+    Confirmed,
+    #[serde(rename = "released")]
+    Released,
+    #[serde(rename = "expired")]
+    Expired,
+}
+
+impl std::fmt::Display for HoldStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            HoldStatus::Held => write!(f, "held"),
+            HoldStatus::Confirmed => write!(f, "confirmed"),
+            HoldStatus::Released => write!(f, "released"),
+            HoldStatus::Expired => write!(f, "expired"),
+        }
+    }
+}
+
+impl std::str::FromStr for HoldStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "held" => std::result::Result::Ok(HoldStatus::Held),
+            "confirmed" => std::result::Result::Ok(HoldStatus::Confirmed),
+            "released" => std::result::Result::Ok(HoldStatus::Released),
+            "expired" => std::result::Result::Ok(HoldStatus::Expired),
+            _ => std::result::Result::Err(format!("Value not valid: {s}")),
+        }
+    }
+}
+
+// Methods for converting between header::IntoHeaderValue<HoldStatus> and hyper::header::HeaderValue
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<HoldStatus>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_value: header::IntoHeaderValue<HoldStatus>) -> std::result::Result<Self, Self::Error> {
+        let hdr_value = hdr_value.to_string();
+        match hyper::header::HeaderValue::from_str(&hdr_value) {
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for HoldStatus - value: {hdr_value} is invalid {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<HoldStatus> {
+    type Error = String;
+
+    fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_value.to_str() {
+             std::result::Result::Ok(value) => {
+                    match <HoldStatus as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into HoldStatus - {err}"))
+                    }
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<Vec<HoldStatus>>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<HoldStatus>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
+
+        match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Vec<HoldStatus>> {
+    type Error = String;
+
+    fn try_from(hdr_values: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_values.to_str() {
+            std::result::Result::Ok(hdr_values) => {
+                let hdr_values : std::vec::Vec<HoldStatus> = hdr_values
+                .split(',')
+                .filter_map(|hdr_value| match hdr_value.trim() {
+                    "" => std::option::Option::None,
+                    hdr_value => std::option::Option::Some({
+                        match <HoldStatus as std::str::FromStr>::from_str(hdr_value) {
+                            std::result::Result::Ok(value) => std::result::Result::Ok(value),
+                            std::result::Result::Err(err) => std::result::Result::Err(
+                                format!("Unable to convert header value '{hdr_value}' into HoldStatus - {err}"))
+                        }
+                    })
+                }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
+
+                std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
+        }
+    }
+}
+
 /// RFC 9457 problem details
 #[derive(Debug, Clone, PartialEq, Validate, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
@@ -656,7 +1257,7 @@ pub struct Problem {
     #[serde(skip_serializing_if="Option::is_none")]
     pub errors: Option<Vec<models::FieldError>>,
 
-    /// How many tickets are left (409 only)
+    /// How many tickets are left (409 not-enough-tickets only)
     #[serde(rename = "remaining")]
     #[cfg_attr(not(feature = "validate"), validate(
             range(min = 0u32),
@@ -665,6 +1266,28 @@ pub struct Problem {
 
     #[serde(skip_serializing_if="Option::is_none")]
     pub remaining: Option<u32>,
+
+    #[serde(rename = "limit")]
+
+    #[cfg_attr(feature = "validate", validate)]
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub limit: Option<models::ProblemLimit>,
+
+    /// How many tickets this buyer may still get under that limit (409 limit-exceeded only)
+    #[serde(rename = "remaining_for_buyer")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 0u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub remaining_for_buyer: Option<u32>,
+
+    /// The purchase a confirmed hold became (409 hold-confirmed only)
+    #[serde(rename = "purchase_id")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub purchase_id: Option<uuid::Uuid>,
 
 }
 
@@ -699,6 +1322,9 @@ impl Problem {
             detail,
             errors: None,
             remaining: None,
+            limit: None,
+            remaining_for_buyer: None,
+            purchase_id: None,
         }
     }
 }
@@ -724,6 +1350,14 @@ impl std::fmt::Display for Problem {
                     remaining.to_string(),
                 ].join(",")
             }),
+            // Skipping non-primitive type limit in query parameter serialization
+            self.remaining_for_buyer.as_ref().map(|remaining_for_buyer| {
+                [
+                    "remaining_for_buyer".to_string(),
+                    remaining_for_buyer.to_string(),
+                ].join(",")
+            }),
+            // Skipping non-primitive type purchase_id in query parameter serialization
         ];
 
         write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
@@ -747,6 +1381,9 @@ impl std::str::FromStr for Problem {
             pub detail: Vec<String>,
             pub errors: Vec<Vec<models::FieldError>>,
             pub remaining: Vec<u32>,
+            pub limit: Vec<models::ProblemLimit>,
+            pub remaining_for_buyer: Vec<u32>,
+            pub purchase_id: Vec<uuid::Uuid>,
         }
 
         let mut intermediate_rep = IntermediateRep::default();
@@ -775,6 +1412,12 @@ impl std::str::FromStr for Problem {
                     "errors" => return std::result::Result::Err("Parsing a container in this style is not supported in Problem".to_string()),
                     #[allow(clippy::redundant_clone)]
                     "remaining" => intermediate_rep.remaining.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "limit" => intermediate_rep.limit.push(<models::ProblemLimit as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "remaining_for_buyer" => intermediate_rep.remaining_for_buyer.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "purchase_id" => intermediate_rep.purchase_id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     _ => return std::result::Result::Err("Unexpected key while parsing Problem".to_string())
                 }
             }
@@ -791,6 +1434,9 @@ impl std::str::FromStr for Problem {
             detail: intermediate_rep.detail.into_iter().next().ok_or_else(|| "detail missing in Problem".to_string())?,
             errors: intermediate_rep.errors.into_iter().next(),
             remaining: intermediate_rep.remaining.into_iter().next(),
+            limit: intermediate_rep.limit.into_iter().next(),
+            remaining_for_buyer: intermediate_rep.remaining_for_buyer.into_iter().next(),
+            purchase_id: intermediate_rep.purchase_id.into_iter().next(),
         })
     }
 }
@@ -873,6 +1519,121 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
     }
 }
 
+/// The limit that would be passed (409 limit-exceeded only)
+/// Enumeration of values.
+/// Since this enum's variants do not hold data, we can easily define them as `#[repr(C)]`
+/// which helps with FFI.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, Hash)]
+#[cfg_attr(feature = "validate", derive(Validate))]
+#[cfg_attr(feature = "conversion", derive(frunk_enum_derive::LabelledGenericEnum))]
+pub enum ProblemLimit {
+    #[serde(rename = "max_per_purchase")]
+    MaxPerPurchase,
+    #[serde(rename = "max_per_user")]
+    MaxPerUser,
+}
+
+impl std::fmt::Display for ProblemLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ProblemLimit::MaxPerPurchase => write!(f, "max_per_purchase"),
+            ProblemLimit::MaxPerUser => write!(f, "max_per_user"),
+        }
+    }
+}
+
+impl std::str::FromStr for ProblemLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "max_per_purchase" => std::result::Result::Ok(ProblemLimit::MaxPerPurchase),
+            "max_per_user" => std::result::Result::Ok(ProblemLimit::MaxPerUser),
+            _ => std::result::Result::Err(format!("Value not valid: {s}")),
+        }
+    }
+}
+
+// Methods for converting between header::IntoHeaderValue<ProblemLimit> and hyper::header::HeaderValue
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<ProblemLimit>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_value: header::IntoHeaderValue<ProblemLimit>) -> std::result::Result<Self, Self::Error> {
+        let hdr_value = hdr_value.to_string();
+        match hyper::header::HeaderValue::from_str(&hdr_value) {
+             std::result::Result::Ok(value) => std::result::Result::Ok(value),
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Invalid header value for ProblemLimit - value: {hdr_value} is invalid {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<ProblemLimit> {
+    type Error = String;
+
+    fn try_from(hdr_value: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_value.to_str() {
+             std::result::Result::Ok(value) => {
+                    match <ProblemLimit as std::str::FromStr>::from_str(value) {
+                        std::result::Result::Ok(value) => std::result::Result::Ok(header::IntoHeaderValue(value)),
+                        std::result::Result::Err(err) => std::result::Result::Err(
+                            format!("Unable to convert header value '{value}' into ProblemLimit - {err}"))
+                    }
+             },
+             std::result::Result::Err(e) => std::result::Result::Err(
+                 format!("Unable to convert header: {hdr_value:?} to string: {e}"))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<header::IntoHeaderValue<Vec<ProblemLimit>>> for hyper::header::HeaderValue {
+    type Error = String;
+
+    fn try_from(hdr_values: header::IntoHeaderValue<Vec<ProblemLimit>>) -> std::result::Result<Self, Self::Error> {
+        let hdr_values : Vec<String> = hdr_values.0.into_iter().map(|hdr_value| {
+            hdr_value.to_string()
+        }).collect();
+
+        match hyper::header::HeaderValue::from_str(&hdr_values.join(", ")) {
+           std::result::Result::Ok(hdr_value) => std::result::Result::Ok(hdr_value),
+           std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to convert {hdr_values:?} into a header - {e}",))
+        }
+    }
+}
+
+#[cfg(any(feature = "client", feature = "server"))]
+impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderValue<Vec<ProblemLimit>> {
+    type Error = String;
+
+    fn try_from(hdr_values: hyper::header::HeaderValue) -> std::result::Result<Self, Self::Error> {
+        match hdr_values.to_str() {
+            std::result::Result::Ok(hdr_values) => {
+                let hdr_values : std::vec::Vec<ProblemLimit> = hdr_values
+                .split(',')
+                .filter_map(|hdr_value| match hdr_value.trim() {
+                    "" => std::option::Option::None,
+                    hdr_value => std::option::Option::Some({
+                        match <ProblemLimit as std::str::FromStr>::from_str(hdr_value) {
+                            std::result::Result::Ok(value) => std::result::Result::Ok(value),
+                            std::result::Result::Err(err) => std::result::Result::Err(
+                                format!("Unable to convert header value '{hdr_value}' into ProblemLimit - {err}"))
+                        }
+                    })
+                }).collect::<std::result::Result<std::vec::Vec<_>, String>>()?;
+
+                std::result::Result::Ok(header::IntoHeaderValue(hdr_values))
+            },
+            std::result::Result::Err(e) => std::result::Result::Err(format!("Unable to parse header: {hdr_values:?} as a string - {e}")),
+        }
+    }
+}
+
 /// A purchase, as recorded when it was made
 #[derive(Debug, Clone, PartialEq, Validate, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
@@ -914,6 +1675,18 @@ pub struct Purchase {
 
     pub purchased_at: chrono::DateTime::<chrono::Utc>,
 
+    /// The hold it was confirmed from, if any
+    #[serde(rename = "hold_id")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub hold_id: Option<uuid::Uuid>,
+
+    /// When it was cancelled, if it was; its tickets were then put back on sale
+    #[serde(rename = "cancelled_at")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub cancelled_at: Option<chrono::DateTime::<chrono::Utc>>,
+
 }
 
 #[cfg(feature = "validate")]
@@ -947,6 +1720,8 @@ impl Purchase {
             user_id,
             quantity,
             purchased_at,
+            hold_id: None,
+            cancelled_at: None,
         }
     }
 }
@@ -966,6 +1741,8 @@ impl std::fmt::Display for Purchase {
             Some("quantity".to_string()),
             Some(self.quantity.to_string()),
             // Skipping non-primitive type purchased_at in query parameter serialization
+            // Skipping non-primitive type hold_id in query parameter serialization
+            // Skipping non-primitive type cancelled_at in query parameter serialization
         ];
 
         write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
@@ -989,6 +1766,8 @@ impl std::str::FromStr for Purchase {
             pub user_id: Vec<uuid::Uuid>,
             pub quantity: Vec<u32>,
             pub purchased_at: Vec<chrono::DateTime::<chrono::Utc>>,
+            pub hold_id: Vec<uuid::Uuid>,
+            pub cancelled_at: Vec<chrono::DateTime::<chrono::Utc>>,
         }
 
         let mut intermediate_rep = IntermediateRep::default();
@@ -1018,6 +1797,10 @@ impl std::str::FromStr for Purchase {
                     "quantity" => intermediate_rep.quantity.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
                     "purchased_at" => intermediate_rep.purchased_at.push(<chrono::DateTime::<chrono::Utc> as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "hold_id" => intermediate_rep.hold_id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "cancelled_at" => intermediate_rep.cancelled_at.push(<chrono::DateTime::<chrono::Utc> as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     _ => return std::result::Result::Err("Unexpected key while parsing Purchase".to_string())
                 }
             }
@@ -1034,6 +1817,8 @@ impl std::str::FromStr for Purchase {
             user_id: intermediate_rep.user_id.into_iter().next().ok_or_else(|| "user_id missing in Purchase".to_string())?,
             quantity: intermediate_rep.quantity.into_iter().next().ok_or_else(|| "quantity missing in Purchase".to_string())?,
             purchased_at: intermediate_rep.purchased_at.into_iter().next().ok_or_else(|| "purchased_at missing in Purchase".to_string())?,
+            hold_id: intermediate_rep.hold_id.into_iter().next(),
+            cancelled_at: intermediate_rep.cancelled_at.into_iter().next(),
         })
     }
 }
@@ -1512,7 +2297,7 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
     }
 }
 
-/// A ticket and what is left of its allocation
+/// A ticket and its availability, all at one moment: `allocation` (what is left to buy) + `sold` + `held` = `total`
 #[derive(Debug, Clone, PartialEq, Validate, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "conversion", derive(frunk::LabelledGeneric))]
 pub struct Ticket {
@@ -1532,7 +2317,7 @@ pub struct Ticket {
 
     pub desc: String,
 
-    /// How many tickets are still available to buy
+    /// How many tickets are still available to buy or hold
     #[serde(rename = "allocation")]
     #[cfg_attr(not(feature = "validate"), validate(
             range(min = 0u32),
@@ -1540,6 +2325,53 @@ pub struct Ticket {
     #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
 
     pub allocation: u32,
+
+    /// How many tickets were put on sale
+    #[serde(rename = "total")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 0u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
+
+    pub total: u32,
+
+    /// How many are bought (cancelled purchases not counted)
+    #[serde(rename = "sold")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 0u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
+
+    pub sold: u32,
+
+    /// How many are held by live holds (expired ones not counted)
+    #[serde(rename = "held")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 0u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
+
+    pub held: u32,
+
+    /// The most tickets one purchase or hold may take, if limited
+    #[serde(rename = "max_per_purchase")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub max_per_purchase: Option<u32>,
+
+    /// The most tickets one buyer may have, if limited
+    #[serde(rename = "max_per_user")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub max_per_user: Option<u32>,
 
 }
 
@@ -1566,12 +2398,17 @@ impl serde_valid::validation::ValidateCompositedMaxLength for Ticket {
 
 impl Ticket {
     #[allow(clippy::new_without_default)]
-    pub fn new(id: i64, name: String, desc: String, allocation: u32, ) -> Ticket {
+    pub fn new(id: i64, name: String, desc: String, allocation: u32, total: u32, sold: u32, held: u32, ) -> Ticket {
         Ticket {
             id,
             name,
             desc,
             allocation,
+            total,
+            sold,
+            held,
+            max_per_purchase: None,
+            max_per_user: None,
         }
     }
 }
@@ -1590,6 +2427,24 @@ impl std::fmt::Display for Ticket {
             Some(self.desc.to_string()),
             Some("allocation".to_string()),
             Some(self.allocation.to_string()),
+            Some("total".to_string()),
+            Some(self.total.to_string()),
+            Some("sold".to_string()),
+            Some(self.sold.to_string()),
+            Some("held".to_string()),
+            Some(self.held.to_string()),
+            self.max_per_purchase.as_ref().map(|max_per_purchase| {
+                [
+                    "max_per_purchase".to_string(),
+                    max_per_purchase.to_string(),
+                ].join(",")
+            }),
+            self.max_per_user.as_ref().map(|max_per_user| {
+                [
+                    "max_per_user".to_string(),
+                    max_per_user.to_string(),
+                ].join(",")
+            }),
         ];
 
         write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
@@ -1611,6 +2466,11 @@ impl std::str::FromStr for Ticket {
             pub name: Vec<String>,
             pub desc: Vec<String>,
             pub allocation: Vec<u32>,
+            pub total: Vec<u32>,
+            pub sold: Vec<u32>,
+            pub held: Vec<u32>,
+            pub max_per_purchase: Vec<u32>,
+            pub max_per_user: Vec<u32>,
         }
 
         let mut intermediate_rep = IntermediateRep::default();
@@ -1636,6 +2496,16 @@ impl std::str::FromStr for Ticket {
                     "desc" => intermediate_rep.desc.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
                     "allocation" => intermediate_rep.allocation.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "total" => intermediate_rep.total.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "sold" => intermediate_rep.sold.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "held" => intermediate_rep.held.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "max_per_purchase" => intermediate_rep.max_per_purchase.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "max_per_user" => intermediate_rep.max_per_user.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     _ => return std::result::Result::Err("Unexpected key while parsing Ticket".to_string())
                 }
             }
@@ -1650,6 +2520,11 @@ impl std::str::FromStr for Ticket {
             name: intermediate_rep.name.into_iter().next().ok_or_else(|| "name missing in Ticket".to_string())?,
             desc: intermediate_rep.desc.into_iter().next().ok_or_else(|| "desc missing in Ticket".to_string())?,
             allocation: intermediate_rep.allocation.into_iter().next().ok_or_else(|| "allocation missing in Ticket".to_string())?,
+            total: intermediate_rep.total.into_iter().next().ok_or_else(|| "total missing in Ticket".to_string())?,
+            sold: intermediate_rep.sold.into_iter().next().ok_or_else(|| "sold missing in Ticket".to_string())?,
+            held: intermediate_rep.held.into_iter().next().ok_or_else(|| "held missing in Ticket".to_string())?,
+            max_per_purchase: intermediate_rep.max_per_purchase.into_iter().next(),
+            max_per_user: intermediate_rep.max_per_user.into_iter().next(),
         })
     }
 }
@@ -1769,6 +2644,28 @@ pub struct TicketCreate {
 
     pub allocation: u32,
 
+    /// The most tickets one purchase or hold may take; no limit when absent
+    #[serde(rename = "max_per_purchase")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1u32, max = 2147483647u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
+    #[cfg_attr(feature = "validate", validate(maximum = 2147483647u32))]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub max_per_purchase: Option<u32>,
+
+    /// The most tickets one buyer (`user_id`) may have, purchases and live holds together; no limit when absent
+    #[serde(rename = "max_per_user")]
+    #[cfg_attr(not(feature = "validate"), validate(
+            range(min = 1u32, max = 2147483647u32),
+        ))]
+    #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
+    #[cfg_attr(feature = "validate", validate(maximum = 2147483647u32))]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub max_per_user: Option<u32>,
+
 }
 
 #[cfg(feature = "validate")]
@@ -1805,6 +2702,8 @@ impl TicketCreate {
             name,
             desc,
             allocation,
+            max_per_purchase: None,
+            max_per_user: None,
         }
     }
 }
@@ -1821,6 +2720,18 @@ impl std::fmt::Display for TicketCreate {
             Some(self.desc.to_string()),
             Some("allocation".to_string()),
             Some(self.allocation.to_string()),
+            self.max_per_purchase.as_ref().map(|max_per_purchase| {
+                [
+                    "max_per_purchase".to_string(),
+                    max_per_purchase.to_string(),
+                ].join(",")
+            }),
+            self.max_per_user.as_ref().map(|max_per_user| {
+                [
+                    "max_per_user".to_string(),
+                    max_per_user.to_string(),
+                ].join(",")
+            }),
         ];
 
         write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
@@ -1841,6 +2752,8 @@ impl std::str::FromStr for TicketCreate {
             pub name: Vec<String>,
             pub desc: Vec<String>,
             pub allocation: Vec<u32>,
+            pub max_per_purchase: Vec<u32>,
+            pub max_per_user: Vec<u32>,
         }
 
         let mut intermediate_rep = IntermediateRep::default();
@@ -1864,6 +2777,10 @@ impl std::str::FromStr for TicketCreate {
                     "desc" => intermediate_rep.desc.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
                     "allocation" => intermediate_rep.allocation.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "max_per_purchase" => intermediate_rep.max_per_purchase.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "max_per_user" => intermediate_rep.max_per_user.push(<u32 as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     _ => return std::result::Result::Err("Unexpected key while parsing TicketCreate".to_string())
                 }
             }
@@ -1877,6 +2794,8 @@ impl std::str::FromStr for TicketCreate {
             name: intermediate_rep.name.into_iter().next().ok_or_else(|| "name missing in TicketCreate".to_string())?,
             desc: intermediate_rep.desc.into_iter().next().ok_or_else(|| "desc missing in TicketCreate".to_string())?,
             allocation: intermediate_rep.allocation.into_iter().next().ok_or_else(|| "allocation missing in TicketCreate".to_string())?,
+            max_per_purchase: intermediate_rep.max_per_purchase.into_iter().next(),
+            max_per_user: intermediate_rep.max_per_user.into_iter().next(),
         })
     }
 }

@@ -31,8 +31,13 @@ use crate::{Api,
      GetDocsAssetResponse,
      GetMetricsResponse,
      HealthCheckResponse,
+     CreateHoldResponse,
+     ConfirmHoldResponse,
+     GetHoldResponse,
+     ReleaseHoldResponse,
      ListPurchasesResponse,
      PurchaseTicketsResponse,
+     CancelPurchaseResponse,
      GetPurchaseResponse,
      CreateTicketResponse,
      CreateTicketLegacyResponse,
@@ -54,8 +59,12 @@ mod paths {
             r"^/openapi.yaml$",
             r"^/tickets$",
             r"^/tickets/(?P<id>[^/?#]*)$",
+            r"^/tickets/(?P<id>[^/?#]*)/holds$",
+            r"^/tickets/(?P<id>[^/?#]*)/holds/(?P<hold_id>[^/?#]*)$",
+            r"^/tickets/(?P<id>[^/?#]*)/holds/(?P<hold_id>[^/?#]*)/confirm$",
             r"^/tickets/(?P<id>[^/?#]*)/purchases$",
             r"^/tickets/(?P<id>[^/?#]*)/purchases/(?P<purchase_id>[^/?#]*)$",
+            r"^/tickets/(?P<id>[^/?#]*)/purchases/(?P<purchase_id>[^/?#]*)/cancel$",
             r"^/ticketsuser$"
         ])
         .expect("Unable to create global regex set");
@@ -80,21 +89,49 @@ mod paths {
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)$")
                 .expect("Unable to create regex for TICKETS_ID");
     }
-    pub(crate) static ID_TICKETS_ID_PURCHASES: usize = 8;
+    pub(crate) static ID_TICKETS_ID_HOLDS: usize = 8;
+    lazy_static! {
+        pub static ref REGEX_TICKETS_ID_HOLDS: regex::Regex =
+            #[allow(clippy::invalid_regex)]
+            regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/holds$")
+                .expect("Unable to create regex for TICKETS_ID_HOLDS");
+    }
+    pub(crate) static ID_TICKETS_ID_HOLDS_HOLD_ID: usize = 9;
+    lazy_static! {
+        pub static ref REGEX_TICKETS_ID_HOLDS_HOLD_ID: regex::Regex =
+            #[allow(clippy::invalid_regex)]
+            regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/holds/(?P<hold_id>[^/?#]*)$")
+                .expect("Unable to create regex for TICKETS_ID_HOLDS_HOLD_ID");
+    }
+    pub(crate) static ID_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM: usize = 10;
+    lazy_static! {
+        pub static ref REGEX_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM: regex::Regex =
+            #[allow(clippy::invalid_regex)]
+            regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/holds/(?P<hold_id>[^/?#]*)/confirm$")
+                .expect("Unable to create regex for TICKETS_ID_HOLDS_HOLD_ID_CONFIRM");
+    }
+    pub(crate) static ID_TICKETS_ID_PURCHASES: usize = 11;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_PURCHASES: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/purchases$")
                 .expect("Unable to create regex for TICKETS_ID_PURCHASES");
     }
-    pub(crate) static ID_TICKETS_ID_PURCHASES_PURCHASE_ID: usize = 9;
+    pub(crate) static ID_TICKETS_ID_PURCHASES_PURCHASE_ID: usize = 12;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_PURCHASES_PURCHASE_ID: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/purchases/(?P<purchase_id>[^/?#]*)$")
                 .expect("Unable to create regex for TICKETS_ID_PURCHASES_PURCHASE_ID");
     }
-    pub(crate) static ID_TICKETSUSER: usize = 10;
+    pub(crate) static ID_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL: usize = 13;
+    lazy_static! {
+        pub static ref REGEX_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL: regex::Regex =
+            #[allow(clippy::invalid_regex)]
+            regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/purchases/(?P<purchase_id>[^/?#]*)/cancel$")
+                .expect("Unable to create regex for TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL");
+    }
+    pub(crate) static ID_TICKETSUSER: usize = 14;
 }
 
 
@@ -302,6 +339,26 @@ impl<T, C, ReqBody> hyper::service::Service<(Request<ReqBody>, C)> for Service<T
                 handle_health_check(api_impl, uri, headers, body, context, validation).await
             },
 
+            // CreateHold - POST /tickets/{id}/holds
+            hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_HOLDS) => {
+                handle_create_hold(api_impl, uri, headers, body, context, validation).await
+            },
+
+            // ConfirmHold - POST /tickets/{id}/holds/{hold_id}/confirm
+            hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM) => {
+                handle_confirm_hold(api_impl, uri, headers, body, context, validation).await
+            },
+
+            // GetHold - GET /tickets/{id}/holds/{hold_id}
+            hyper::Method::GET if path.matched(paths::ID_TICKETS_ID_HOLDS_HOLD_ID) => {
+                handle_get_hold(api_impl, uri, headers, body, context, validation).await
+            },
+
+            // ReleaseHold - DELETE /tickets/{id}/holds/{hold_id}
+            hyper::Method::DELETE if path.matched(paths::ID_TICKETS_ID_HOLDS_HOLD_ID) => {
+                handle_release_hold(api_impl, uri, headers, body, context, validation).await
+            },
+
             // ListPurchases - GET /tickets/{id}/purchases
             hyper::Method::GET if path.matched(paths::ID_TICKETS_ID_PURCHASES) => {
                 handle_list_purchases(api_impl, uri, headers, body, context, validation).await
@@ -310,6 +367,11 @@ impl<T, C, ReqBody> hyper::service::Service<(Request<ReqBody>, C)> for Service<T
             // PurchaseTickets - POST /tickets/{id}/purchases
             hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES) => {
                 handle_purchase_tickets(api_impl, uri, headers, body, context, validation).await
+            },
+
+            // CancelPurchase - POST /tickets/{id}/purchases/{purchase_id}/cancel
+            hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL) => {
+                handle_cancel_purchase(api_impl, uri, headers, body, context, validation).await
             },
 
             // GetPurchase - GET /tickets/{id}/purchases/{purchase_id}
@@ -340,8 +402,12 @@ impl<T, C, ReqBody> hyper::service::Service<(Request<ReqBody>, C)> for Service<T
             _ if path.matched(paths::ID_OPENAPI_YAML) => method_not_allowed(),
             _ if path.matched(paths::ID_TICKETS) => method_not_allowed(),
             _ if path.matched(paths::ID_TICKETS_ID) => method_not_allowed(),
+            _ if path.matched(paths::ID_TICKETS_ID_HOLDS) => method_not_allowed(),
+            _ if path.matched(paths::ID_TICKETS_ID_HOLDS_HOLD_ID) => method_not_allowed(),
+            _ if path.matched(paths::ID_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM) => method_not_allowed(),
             _ if path.matched(paths::ID_TICKETS_ID_PURCHASES) => method_not_allowed(),
             _ if path.matched(paths::ID_TICKETS_ID_PURCHASES_PURCHASE_ID) => method_not_allowed(),
+            _ if path.matched(paths::ID_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL) => method_not_allowed(),
             _ if path.matched(paths::ID_TICKETSUSER) => method_not_allowed(),
                 _ => Ok(Response::builder().status(StatusCode::NOT_FOUND)
                         .body(BoxBody::new(http_body_util::Empty::new()))
@@ -816,6 +882,827 @@ where
 }
 
 #[allow(unused_variables)]
+async fn handle_create_hold<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_TICKETS_ID_HOLDS
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE TICKETS_ID_HOLDS in set but failed match against \"{}\"", path, paths::REGEX_TICKETS_ID_HOLDS.as_str())
+                    );
+
+                let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes()).decode_utf8() {
+                    Ok(param_id) => match param_id.parse::<u64>() {
+                        Ok(param_id) => param_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                // Header parameters
+                let param_idempotency_key = headers.get(HeaderName::from_static("idempotency-key"));
+
+                let param_idempotency_key = match param_idempotency_key {
+                    Some(v) => match header::IntoHeaderValue::<String>::try_from((*v).clone()) {
+                        Ok(result) =>
+                            Some(result.0),
+                        Err(err) => {
+                            return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Invalid header Idempotency-Key - {err}")))
+                                        .expect("Unable to create Bad Request response for invalid header Idempotency-Key"));
+
+                        },
+                    },
+                    None => {
+                        None
+                    }
+                };
+
+                // Handle body parameters (note that non-required body parameters will ignore garbage
+                // values, rather than causing a 400 response). Produce warning header and logs for
+                // any unused fields.
+                let result = http_body_util::BodyExt::collect(body).await.map(|f| f.to_bytes().to_vec());
+                match result {
+                     Ok(body) => {
+                                let mut unused_elements : Vec<String> = vec![];
+                                let param_hold_create: Option<models::HoldCreate> = if !body.is_empty() {
+                                    let deserializer = &mut serde_json::Deserializer::from_slice(&body);
+                                    match serde_ignored::deserialize(&mut *deserializer, |path| {
+                                            warn!("Ignoring unknown field in body: {path}");
+                                            unused_elements.push(path.to_string());
+                                    }).and_then(|value| deserializer.end().map(|()| value)) {
+                                        Ok(param_hold_create) => param_hold_create,
+                                        Err(e) => return Ok(Response::builder()
+                                                        .status(StatusCode::BAD_REQUEST)
+                                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                                        .body(BoxBody::new(format!("Couldn't parse body parameter HoldCreate - doesn't match schema: {e}")))
+                                                        .expect("Unable to create Bad Request response for invalid body parameter HoldCreate due to schema")),
+                                    }
+
+                                } else {
+                                    None
+                                };
+                                let param_hold_create = match param_hold_create {
+                                    Some(param_hold_create) => param_hold_create,
+                                    None => return Ok(Response::builder()
+                                                        .status(StatusCode::BAD_REQUEST)
+                                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                                        .body(BoxBody::new("Missing required body parameter HoldCreate".to_string()))
+                                                        .expect("Unable to create Bad Request response for missing body parameter HoldCreate")),
+                                };
+        #[cfg(not(feature = "validate"))]
+                                run_validation!(param_hold_create, "HoldCreate", validation);
+
+                                let result = api_impl.create_hold(
+                                            param_id,
+                                            param_hold_create,
+                                            param_idempotency_key,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        if !unused_elements.is_empty() {
+                                            response.headers_mut().insert(
+                                                HeaderName::from_static("warning"),
+                                                HeaderValue::from_str(format!("Ignoring unknown fields in body: {unused_elements:?}").as_str())
+                                                    .expect("Unable to create Warning header value"));
+                                        }
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                CreateHoldResponse::Held
+                                                    {
+                                                        body,
+                                                        location
+                                                    }
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(201).expect("Unable to turn 201 into a StatusCode");
+
+                                                    let location = match header::IntoHeaderValue(location).try_into() {
+                                                        Ok(val) => val,
+                                                        Err(e) => {
+                                                            return Ok(Response::builder()
+                                                                    .status(StatusCode::INTERNAL_SERVER_ERROR)
+                                                                    .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                                                    .body(body_from_string(format!("An internal server error occurred handling location header - {e}")))
+                                                                    .expect("Unable to create Internal Server Error for invalid response header"))
+                                                        }
+                                                    };
+
+                                                    response.headers_mut().insert(
+                                                        HeaderName::from_static("location"),
+                                                        location
+                                                    );
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateHoldResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateHoldResponse::NotFound
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateHoldResponse::Refused
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(409).expect("Unable to turn 409 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateHoldResponse::RequestTimeout
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(408).expect("Unable to turn 408 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateHoldResponse::PayloadTooLarge
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(413).expect("Unable to turn 413 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateHoldResponse::UnsupportedMediaType
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(415).expect("Unable to turn 415 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateHoldResponse::KeyReused
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(422).expect("Unable to turn 422 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateHoldResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CreateHoldResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+                            },
+                            Err(e) => Ok(Response::builder()
+                                                .status(StatusCode::BAD_REQUEST)
+                                                .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                                .body(body_from_string(format!("Unable to read body: {}", e.into())))
+                                                .expect("Unable to create Bad Request response due to unable to read body")),
+                        }
+}
+
+#[allow(unused_variables)]
+async fn handle_confirm_hold<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE TICKETS_ID_HOLDS_HOLD_ID_CONFIRM in set but failed match against \"{}\"", path, paths::REGEX_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM.as_str())
+                    );
+
+                let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes()).decode_utf8() {
+                    Ok(param_id) => match param_id.parse::<u64>() {
+                        Ok(param_id) => param_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                let param_hold_id = match percent_encoding::percent_decode(path_params["hold_id"].as_bytes()).decode_utf8() {
+                    Ok(param_hold_id) => match param_hold_id.parse::<uuid::Uuid>() {
+                        Ok(param_hold_id) => param_hold_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter hold_id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["hold_id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                // Header parameters
+                let param_idempotency_key = headers.get(HeaderName::from_static("idempotency-key"));
+
+                let param_idempotency_key = match param_idempotency_key {
+                    Some(v) => match header::IntoHeaderValue::<String>::try_from((*v).clone()) {
+                        Ok(result) =>
+                            Some(result.0),
+                        Err(err) => {
+                            return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Invalid header Idempotency-Key - {err}")))
+                                        .expect("Unable to create Bad Request response for invalid header Idempotency-Key"));
+
+                        },
+                    },
+                    None => {
+                        None
+                    }
+                };
+
+                                let result = api_impl.confirm_hold(
+                                            param_id,
+                                            param_hold_id,
+                                            param_idempotency_key,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                ConfirmHoldResponse::Purchased
+                                                    {
+                                                        body,
+                                                        location
+                                                    }
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(201).expect("Unable to turn 201 into a StatusCode");
+
+                                                    let location = match header::IntoHeaderValue(location).try_into() {
+                                                        Ok(val) => val,
+                                                        Err(e) => {
+                                                            return Ok(Response::builder()
+                                                                    .status(StatusCode::INTERNAL_SERVER_ERROR)
+                                                                    .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                                                    .body(body_from_string(format!("An internal server error occurred handling location header - {e}")))
+                                                                    .expect("Unable to create Internal Server Error for invalid response header"))
+                                                        }
+                                                    };
+
+                                                    response.headers_mut().insert(
+                                                        HeaderName::from_static("location"),
+                                                        location
+                                                    );
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ConfirmHoldResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ConfirmHoldResponse::NotFound
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ConfirmHoldResponse::NotHeld
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(409).expect("Unable to turn 409 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ConfirmHoldResponse::KeyReused
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(422).expect("Unable to turn 422 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ConfirmHoldResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ConfirmHoldResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
+async fn handle_get_hold<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_TICKETS_ID_HOLDS_HOLD_ID
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE TICKETS_ID_HOLDS_HOLD_ID in set but failed match against \"{}\"", path, paths::REGEX_TICKETS_ID_HOLDS_HOLD_ID.as_str())
+                    );
+
+                let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes()).decode_utf8() {
+                    Ok(param_id) => match param_id.parse::<u64>() {
+                        Ok(param_id) => param_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                let param_hold_id = match percent_encoding::percent_decode(path_params["hold_id"].as_bytes()).decode_utf8() {
+                    Ok(param_hold_id) => match param_hold_id.parse::<uuid::Uuid>() {
+                        Ok(param_hold_id) => param_hold_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter hold_id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["hold_id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                                let result = api_impl.get_hold(
+                                            param_id,
+                                            param_hold_id,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                GetHoldResponse::Found
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetHoldResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetHoldResponse::NotFound
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetHoldResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                GetHoldResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
+async fn handle_release_hold<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_TICKETS_ID_HOLDS_HOLD_ID
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE TICKETS_ID_HOLDS_HOLD_ID in set but failed match against \"{}\"", path, paths::REGEX_TICKETS_ID_HOLDS_HOLD_ID.as_str())
+                    );
+
+                let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes()).decode_utf8() {
+                    Ok(param_id) => match param_id.parse::<u64>() {
+                        Ok(param_id) => param_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                let param_hold_id = match percent_encoding::percent_decode(path_params["hold_id"].as_bytes()).decode_utf8() {
+                    Ok(param_hold_id) => match param_hold_id.parse::<uuid::Uuid>() {
+                        Ok(param_hold_id) => param_hold_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter hold_id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["hold_id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                // Header parameters
+                let param_idempotency_key = headers.get(HeaderName::from_static("idempotency-key"));
+
+                let param_idempotency_key = match param_idempotency_key {
+                    Some(v) => match header::IntoHeaderValue::<String>::try_from((*v).clone()) {
+                        Ok(result) =>
+                            Some(result.0),
+                        Err(err) => {
+                            return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Invalid header Idempotency-Key - {err}")))
+                                        .expect("Unable to create Bad Request response for invalid header Idempotency-Key"));
+
+                        },
+                    },
+                    None => {
+                        None
+                    }
+                };
+
+                                let result = api_impl.release_hold(
+                                            param_id,
+                                            param_hold_id,
+                                            param_idempotency_key,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                ReleaseHoldResponse::Released
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(204).expect("Unable to turn 204 into a StatusCode");
+
+                                                },
+                                                ReleaseHoldResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ReleaseHoldResponse::NotFound
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ReleaseHoldResponse::NotHeld
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(409).expect("Unable to turn 409 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ReleaseHoldResponse::KeyReused
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(422).expect("Unable to turn 422 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ReleaseHoldResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                ReleaseHoldResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
 async fn handle_list_purchases<T, C, ReqBody>(
     mut api_impl: T,
     uri: hyper::Uri,
@@ -1157,7 +2044,7 @@ where
                                                     *response.body_mut() = body_from_string(body);
 
                                                 },
-                                                PurchaseTicketsResponse::NotEnoughTickets
+                                                PurchaseTicketsResponse::Refused
                                                     (body)
                                                 => {
                                                     *response.status_mut() = StatusCode::from_u16(409).expect("Unable to turn 409 into a StatusCode");
@@ -1262,6 +2149,198 @@ where
                                                 .body(body_from_string(format!("Unable to read body: {}", e.into())))
                                                 .expect("Unable to create Bad Request response due to unable to read body")),
                         }
+}
+
+#[allow(unused_variables)]
+async fn handle_cancel_purchase<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                // Path parameters
+                let path: &str = uri.path();
+                let path_params =
+                    paths::REGEX_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL
+                    .captures(path)
+                    .unwrap_or_else(||
+                        panic!("Path {} matched RE TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL in set but failed match against \"{}\"", path, paths::REGEX_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL.as_str())
+                    );
+
+                let param_id = match percent_encoding::percent_decode(path_params["id"].as_bytes()).decode_utf8() {
+                    Ok(param_id) => match param_id.parse::<u64>() {
+                        Ok(param_id) => param_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                let param_purchase_id = match percent_encoding::percent_decode(path_params["purchase_id"].as_bytes()).decode_utf8() {
+                    Ok(param_purchase_id) => match param_purchase_id.parse::<uuid::Uuid>() {
+                        Ok(param_purchase_id) => param_purchase_id,
+                        Err(e) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't parse path parameter purchase_id: {e}")))
+                                        .expect("Unable to create Bad Request response for invalid path parameter")),
+                    },
+                    Err(_) => return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Couldn't percent-decode path parameter as UTF-8: {}", &path_params["purchase_id"])))
+                                        .expect("Unable to create Bad Request response for invalid percent decode"))
+                };
+
+                // Header parameters
+                let param_idempotency_key = headers.get(HeaderName::from_static("idempotency-key"));
+
+                let param_idempotency_key = match param_idempotency_key {
+                    Some(v) => match header::IntoHeaderValue::<String>::try_from((*v).clone()) {
+                        Ok(result) =>
+                            Some(result.0),
+                        Err(err) => {
+                            return Ok(Response::builder()
+                                        .status(StatusCode::BAD_REQUEST)
+                                        .header(CONTENT_TYPE, mime::TEXT_PLAIN.as_ref())
+                                        .body(body_from_string(format!("Invalid header Idempotency-Key - {err}")))
+                                        .expect("Unable to create Bad Request response for invalid header Idempotency-Key"));
+
+                        },
+                    },
+                    None => {
+                        None
+                    }
+                };
+
+                                let result = api_impl.cancel_purchase(
+                                            param_id,
+                                            param_purchase_id,
+                                            param_idempotency_key,
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                CancelPurchaseResponse::Cancelled
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CancelPurchaseResponse::BadRequest
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(400).expect("Unable to turn 400 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CancelPurchaseResponse::NotFound
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(404).expect("Unable to turn 404 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CancelPurchaseResponse::InFlight
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(409).expect("Unable to turn 409 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CancelPurchaseResponse::KeyReused
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(422).expect("Unable to turn 422 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CancelPurchaseResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                CancelPurchaseResponse::Unavailable
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
 }
 
 #[allow(unused_variables)]
@@ -2039,10 +3118,20 @@ impl<T> RequestParser<T> for ApiRequestParser {
             hyper::Method::GET if path.matched(paths::ID_METRICS) => Some("GetMetrics"),
             // HealthCheck - GET /healthz
             hyper::Method::GET if path.matched(paths::ID_HEALTHZ) => Some("HealthCheck"),
+            // CreateHold - POST /tickets/{id}/holds
+            hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_HOLDS) => Some("CreateHold"),
+            // ConfirmHold - POST /tickets/{id}/holds/{hold_id}/confirm
+            hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM) => Some("ConfirmHold"),
+            // GetHold - GET /tickets/{id}/holds/{hold_id}
+            hyper::Method::GET if path.matched(paths::ID_TICKETS_ID_HOLDS_HOLD_ID) => Some("GetHold"),
+            // ReleaseHold - DELETE /tickets/{id}/holds/{hold_id}
+            hyper::Method::DELETE if path.matched(paths::ID_TICKETS_ID_HOLDS_HOLD_ID) => Some("ReleaseHold"),
             // ListPurchases - GET /tickets/{id}/purchases
             hyper::Method::GET if path.matched(paths::ID_TICKETS_ID_PURCHASES) => Some("ListPurchases"),
             // PurchaseTickets - POST /tickets/{id}/purchases
             hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES) => Some("PurchaseTickets"),
+            // CancelPurchase - POST /tickets/{id}/purchases/{purchase_id}/cancel
+            hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL) => Some("CancelPurchase"),
             // GetPurchase - GET /tickets/{id}/purchases/{purchase_id}
             hyper::Method::GET if path.matched(paths::ID_TICKETS_ID_PURCHASES_PURCHASE_ID) => Some("GetPurchase"),
             // CreateTicket - POST /tickets
