@@ -9,6 +9,8 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::domain::{HoldLifetimes, HoldTtl};
+
 /// The server's settings.
 #[derive(Clone)]
 pub struct Config {
@@ -44,6 +46,15 @@ pub struct Config {
     /// client gets to send a request's headers, and how long an idle
     /// keep-alive connection stays open, before it is closed.
     pub header_read_timeout: Duration,
+    /// `HOLD_TTL_DEFAULT_SECS` (default 900), `HOLD_TTL_MIN_SECS` (default
+    /// 60) and `HOLD_TTL_MAX_SECS` (default 3600), each 1 to 86400, with
+    /// min <= default <= max: how long a hold lasts when the request asks for
+    /// no time, and the range an asked-for time is moved into.
+    pub hold_lifetimes: HoldLifetimes,
+    /// `HOLD_SWEEP_INTERVAL_MS` (default 5000, 1 to 3600000): how often the
+    /// tickets of expired holds are given back in the stored counts. They
+    /// count as free from the moment their hold expires whatever this is.
+    pub hold_sweep_interval: Duration,
     /// `QUEUE_DEPTH` (default 4096, 1 to 1000000): the most requests of one
     /// kind (purchases, ticket reads) that wait for the database at once;
     /// past it a request is answered 503 at once.
@@ -64,6 +75,8 @@ impl std::fmt::Debug for Config {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("idempotency_key_ttl", &self.idempotency_key_ttl)
+            .field("hold_lifetimes", &self.hold_lifetimes)
+            .field("hold_sweep_interval", &self.hold_sweep_interval)
             .field("queue_depth", &self.queue_depth)
             .finish()
     }
@@ -115,6 +128,8 @@ impl Config {
                 86_400,
                 1..=31_536_000,
             )?),
+            hold_lifetimes: vars.hold_lifetimes()?,
+            hold_sweep_interval: vars.millis("HOLD_SWEEP_INTERVAL_MS", 5000, 1..=HOUR_MS)?,
             queue_depth: vars.int("QUEUE_DEPTH", 4096, 1..=1_000_000)?,
         })
     }
@@ -152,6 +167,32 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         self.int(name, default, range).map(Duration::from_millis)
     }
 
+    /// The hold lifetimes: each within what the spec lets a request ask for,
+    /// and in order.
+    fn hold_lifetimes(&self) -> Result<HoldLifetimes, ConfigError> {
+        let seconds = |name, default| {
+            self.int(name, default, 1..=HoldTtl::MAX_SECONDS)
+                .map(Duration::from_secs)
+        };
+        let lifetimes = HoldLifetimes {
+            default: seconds("HOLD_TTL_DEFAULT_SECS", 900)?,
+            min: seconds("HOLD_TTL_MIN_SECS", 60)?,
+            max: seconds("HOLD_TTL_MAX_SECS", 3600)?,
+        };
+        if lifetimes.min <= lifetimes.default && lifetimes.default <= lifetimes.max {
+            Ok(lifetimes)
+        } else {
+            Err(ConfigError(format!(
+                "HOLD_TTL_MIN_SECS={}, HOLD_TTL_DEFAULT_SECS={} and HOLD_TTL_MAX_SECS={} are not valid: \
+                 they must be in that order, each from 1 to {}",
+                lifetimes.min.as_secs(),
+                lifetimes.default.as_secs(),
+                lifetimes.max.as_secs(),
+                HoldTtl::MAX_SECONDS
+            )))
+        }
+    }
+
     /// Any value `T` parses, or `default` when the variable is unset.
     fn parsed<T: FromStr>(&self, name: &str, default: &str, what: &str) -> Result<T, ConfigError> {
         let raw = (self.0)(name).unwrap_or_else(|| default.to_owned());
@@ -183,6 +224,9 @@ mod tests {
         assert_eq!(config.max_connections, 1024);
         assert_eq!(config.idempotency_key_ttl, Duration::from_secs(86_400));
         assert_eq!(config.queue_depth, 4096);
+        assert_eq!(config.hold_lifetimes.default, Duration::from_secs(900));
+        assert_eq!(config.hold_lifetimes.min, Duration::from_secs(60));
+        assert_eq!(config.hold_lifetimes.max, Duration::from_secs(3600));
     }
 
     #[rstest]
@@ -218,6 +262,9 @@ mod tests {
     #[case::huge_grace(&[("SHUTDOWN_GRACE_MS", "99999999999")], "SHUTDOWN_GRACE_MS")]
     #[case::zero_queue(&[("QUEUE_DEPTH", "0")], "QUEUE_DEPTH")]
     #[case::words(&[("HEADER_READ_TIMEOUT_MS", "ten seconds")], "HEADER_READ_TIMEOUT_MS")]
+    #[case::hold_longer_than_a_day(&[("HOLD_TTL_MAX_SECS", "86401")], "HOLD_TTL_MAX_SECS")]
+    #[case::hold_default_past_the_most(&[("HOLD_TTL_DEFAULT_SECS", "7200")], "in that order")]
+    #[case::hold_least_past_the_default(&[("HOLD_TTL_MIN_SECS", "1000")], "in that order")]
     fn invalid_settings_are_refused_by_name(#[case] vars: &[(&str, &str)], #[case] says: &str) {
         let mut all = if vars.iter().any(|(k, _)| *k == "DATABASE_URL") || vars.is_empty() {
             Vec::new()

@@ -22,8 +22,14 @@ pub struct Metrics {
     pub purchases: IntCounter,
     /// Tickets sold by those purchases.
     pub tickets_sold: IntCounter,
-    /// Purchases refused because too few tickets were left.
+    /// Purchases and holds refused because too few tickets were left.
     pub sold_out_rejections: IntCounter,
+    /// Purchases and holds refused because of a ticket's limit.
+    pub limit_rejections: IntCounter,
+    /// Holds made and released, by event (`held`, `released`).
+    pub holds: IntCounterVec,
+    /// Purchases cancelled.
+    pub cancellations: IntCounter,
     /// Requests per batch, by queue (purchases, ticket reads).
     batch_size: HistogramVec,
     /// Requests waiting for a batch, by queue.
@@ -67,6 +73,18 @@ impl Metrics {
                 "Purchases refused because too few tickets were left",
             )
             .expect("valid metric"),
+            limit_rejections: IntCounter::new(
+                "tickets_limit_rejections_total",
+                "Purchases and holds refused because of a ticket's limit",
+            )
+            .expect("valid metric"),
+            holds: IntCounterVec::new(
+                Opts::new("tickets_holds_total", "Holds made and released, by event"),
+                &["event"],
+            )
+            .expect("valid metric"),
+            cancellations: IntCounter::new("tickets_cancellations_total", "Purchases cancelled")
+                .expect("valid metric"),
             batch_size: HistogramVec::new(
                 HistogramOpts::new("tickets_batch_size", "Requests run per batch, by queue")
                     .buckets(vec![
@@ -107,6 +125,9 @@ impl Metrics {
             Box::new(metrics.purchases.clone()),
             Box::new(metrics.tickets_sold.clone()),
             Box::new(metrics.sold_out_rejections.clone()),
+            Box::new(metrics.limit_rejections.clone()),
+            Box::new(metrics.holds.clone()),
+            Box::new(metrics.cancellations.clone()),
             Box::new(metrics.batch_size.clone()),
             Box::new(metrics.queue_waiting.clone()),
             Box::new(metrics.queue_refused.clone()),

@@ -16,6 +16,10 @@ pub enum ProblemKind {
     InvalidRequest,
     NotFound,
     NotEnoughTickets,
+    LimitExceeded,
+    HoldExpired,
+    HoldReleased,
+    HoldConfirmed,
     RequestInFlight,
     IdempotencyKeyReused,
     MethodNotAllowed,
@@ -33,7 +37,12 @@ impl ProblemKind {
         match self {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::NotEnoughTickets | Self::RequestInFlight => StatusCode::CONFLICT,
+            Self::NotEnoughTickets
+            | Self::LimitExceeded
+            | Self::HoldExpired
+            | Self::HoldReleased
+            | Self::HoldConfirmed
+            | Self::RequestInFlight => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -52,6 +61,10 @@ impl ProblemKind {
             Self::InvalidRequest => "/problems/invalid-request",
             Self::NotFound => "/problems/not-found",
             Self::NotEnoughTickets => "/problems/not-enough-tickets",
+            Self::LimitExceeded => "/problems/limit-exceeded",
+            Self::HoldExpired => "/problems/hold-expired",
+            Self::HoldReleased => "/problems/hold-released",
+            Self::HoldConfirmed => "/problems/hold-confirmed",
             Self::RequestInFlight => "/problems/request-in-flight",
             Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::MethodNotAllowed => "/problems/method-not-allowed",
@@ -70,6 +83,10 @@ impl ProblemKind {
             Self::InvalidRequest => "Invalid request",
             Self::NotFound => "Not found",
             Self::NotEnoughTickets => "Not enough tickets left",
+            Self::LimitExceeded => "Limit exceeded",
+            Self::HoldExpired => "Hold expired",
+            Self::HoldReleased => "Hold released",
+            Self::HoldConfirmed => "Hold confirmed",
             Self::RequestInFlight => "Request in flight",
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::MethodNotAllowed => "Method not allowed",
@@ -92,6 +109,9 @@ impl ProblemKind {
             detail: detail.into(),
             errors: None,
             remaining: None,
+            limit: None,
+            remaining_for_buyer: None,
+            purchase_id: None,
         }
     }
 }
@@ -160,6 +180,10 @@ mod tests {
     #[case(ProblemKind::InvalidRequest, 400)]
     #[case(ProblemKind::NotFound, 404)]
     #[case(ProblemKind::NotEnoughTickets, 409)]
+    #[case(ProblemKind::LimitExceeded, 409)]
+    #[case(ProblemKind::HoldExpired, 409)]
+    #[case(ProblemKind::HoldReleased, 409)]
+    #[case(ProblemKind::HoldConfirmed, 409)]
     #[case(ProblemKind::RequestInFlight, 409)]
     #[case(ProblemKind::IdempotencyKeyReused, 422)]
     #[case(ProblemKind::MethodNotAllowed, 405)]

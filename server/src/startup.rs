@@ -20,6 +20,9 @@ use crate::storage::{self, Pool};
 /// How often expired idempotency keys are deleted.
 const KEY_CLEANUP_INTERVAL: Duration = Duration::from_secs(600);
 
+/// The most tickets one sweep goes through; the next sweep takes the rest.
+const HOLD_SWEEP_TICKETS: i32 = 500;
+
 /// How long the server keeps trying to reach the database at start.
 const STARTUP_DATABASE_WAIT: Duration = Duration::from_secs(30);
 
@@ -34,8 +37,10 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     edge: Arc<Edge>,
+    api: TicketsApi,
     pool: Pool,
     idempotency_key_ttl: Duration,
+    hold_sweep_interval: Duration,
     shutdown_grace: Duration,
     connection: ConnectionSettings,
     /// Places for kept-alive connections (`MAX_CONNECTIONS`).
@@ -64,25 +69,25 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen_addr))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let metrics = Arc::new(Metrics::new());
+        let api = TicketsApi::new(
+            pool.clone(),
+            Arc::clone(&metrics),
+            ApiSettings {
+                idempotency_key_ttl: config.idempotency_key_ttl,
+                connect_timeout: config.connect_timeout,
+                queue_depth: config.queue_depth,
+                pool_size: config.pool_size,
+                hold_lifetimes: config.hold_lifetimes,
+            },
+        );
         Ok(Self {
             listener,
             local_addr,
-            edge: Arc::new(Edge::new(
-                TicketsApi::new(
-                    pool.clone(),
-                    Arc::clone(&metrics),
-                    ApiSettings {
-                        idempotency_key_ttl: config.idempotency_key_ttl,
-                        connect_timeout: config.connect_timeout,
-                        queue_depth: config.queue_depth,
-                        pool_size: config.pool_size,
-                    },
-                ),
-                metrics,
-                config.body_read_timeout,
-            )),
+            edge: Arc::new(Edge::new(api.clone(), metrics, config.body_read_timeout)),
+            api,
             pool,
             idempotency_key_ttl: config.idempotency_key_ttl,
+            hold_sweep_interval: config.hold_sweep_interval,
             shutdown_grace: config.shutdown_grace,
             connection: ConnectionSettings {
                 header_read_timeout: config.header_read_timeout,
@@ -109,6 +114,10 @@ impl Application {
         let cleanup = tokio::spawn(forget_expired_keys(
             self.pool.clone(),
             self.idempotency_key_ttl,
+        ));
+        let sweep = tokio::spawn(give_back_expired_holds(
+            self.api.clone(),
+            self.hold_sweep_interval,
         ));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -142,6 +151,7 @@ impl Application {
         drop(self.listener);
         let _ = drain.send(true);
         cleanup.abort();
+        sweep.abort();
         connections.close();
         if tokio::time::timeout(self.shutdown_grace, connections.wait())
             .await
@@ -180,6 +190,22 @@ impl Application {
 /// a quarter as many, and at least 16.
 fn one_request_places(max_connections: usize) -> usize {
     (max_connections / 4).max(16)
+}
+
+/// Gives back the tickets of expired holds every `interval`, for as long as
+/// it runs: the stored counts catch up with what has expired.
+async fn give_back_expired_holds(api: TicketsApi, interval: Duration) {
+    let mut every = tokio::time::interval(interval);
+    loop {
+        every.tick().await;
+        match api.give_back_expired_holds(HOLD_SWEEP_TICKETS).await {
+            Ok(0) => {}
+            Ok(tickets) => tracing::info!(tickets, "expired holds given back"),
+            Err(error) => {
+                tracing::warn!(error = %error, "giving back expired holds failed");
+            }
+        }
+    }
 }
 
 /// Deletes expired idempotency keys now and then, for as long as it runs.

@@ -1,11 +1,13 @@
+use chrono::{DateTime, SecondsFormat, Utc};
 use tickets_api::{
-    CreateTicketLegacyResponse, CreateTicketResponse, GetPurchaseResponse, GetTicketResponse,
-    ListPurchasesResponse, PurchaseTicketsResponse, models,
+    CancelPurchaseResponse, ConfirmHoldResponse, CreateHoldResponse, CreateTicketLegacyResponse,
+    CreateTicketResponse, GetHoldResponse, GetPurchaseResponse, GetTicketResponse,
+    ListPurchasesResponse, PurchaseTicketsResponse, ReleaseHoldResponse, models,
 };
 
 use crate::domain::TicketId;
 use crate::problem::{self, ProblemKind};
-use crate::storage::StorageError;
+use crate::storage::{Limit, StorageError};
 
 /// Why an operation failed, whatever the operation.
 #[derive(Debug, thiserror::Error)]
@@ -19,14 +21,34 @@ pub enum ApiError {
         ticket: TicketId,
         purchase_id: uuid::Uuid,
     },
+    #[error("ticket {ticket} has no hold {hold_id}")]
+    HoldNotFound {
+        ticket: TicketId,
+        hold_id: uuid::Uuid,
+    },
     #[error("{requested} tickets requested, {remaining} left")]
     NotEnoughTickets { requested: i32, remaining: i32 },
+    #[error("{limit:?} {max} would be passed")]
+    LimitExceeded {
+        limit: Limit,
+        max: i32,
+        remaining_for_buyer: i32,
+    },
+    #[error("the hold expired at {expires_at}")]
+    HoldExpired { expires_at: DateTime<Utc> },
+    #[error("the hold was released")]
+    HoldReleased,
+    #[error("the hold was confirmed as purchase {purchase_id}")]
+    HoldConfirmed { purchase_id: uuid::Uuid },
     #[error("a request with this idempotency key is in flight")]
     InFlight,
     #[error("the idempotency key was used for another request")]
     KeyReused,
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A bug: the cause was logged where it was found.
+    #[error("an unexpected failure")]
+    Unexpected,
 }
 
 impl ApiError {
@@ -43,6 +65,40 @@ impl ApiError {
                 purchase_id,
             } => ProblemKind::NotFound
                 .with_detail(format!("Ticket {ticket} has no purchase {purchase_id}")),
+            Self::HoldNotFound { ticket, hold_id } => {
+                ProblemKind::NotFound.with_detail(format!("Ticket {ticket} has no hold {hold_id}"))
+            }
+            Self::LimitExceeded {
+                limit,
+                max,
+                remaining_for_buyer,
+            } => {
+                let (name, rule) = match limit {
+                    Limit::PerPurchase => {
+                        (models::ProblemLimit::MaxPerPurchase, "per purchase or hold")
+                    }
+                    Limit::PerUser => (models::ProblemLimit::MaxPerUser, "per buyer"),
+                };
+                models::Problem {
+                    limit: Some(name),
+                    remaining_for_buyer: Some(remaining_for_buyer.unsigned_abs()),
+                    ..ProblemKind::LimitExceeded.with_detail(format!(
+                        "This ticket allows {max} {rule}: this buyer may get {remaining_for_buyer} more"
+                    ))
+                }
+            }
+            Self::HoldExpired { expires_at } => ProblemKind::HoldExpired.with_detail(format!(
+                "The hold expired at {}; its tickets are on sale again",
+                expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )),
+            Self::HoldReleased => ProblemKind::HoldReleased
+                .with_detail("The hold was released; its tickets are on sale again"),
+            Self::HoldConfirmed { purchase_id } => models::Problem {
+                purchase_id: Some(purchase_id),
+                ..ProblemKind::HoldConfirmed.with_detail(format!(
+                    "The hold was confirmed already, as purchase {purchase_id}"
+                ))
+            },
             Self::NotEnoughTickets {
                 requested,
                 remaining,
@@ -71,6 +127,7 @@ impl ApiError {
                 tracing::error!(error = %error, cause = ?error, "request failed");
                 problem::internal()
             }
+            Self::Unexpected => problem::internal(),
         }
     }
 }
@@ -129,7 +186,24 @@ problem_responses! {
     }
     GetTicketResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
     PurchaseTicketsResponse {
-        400 => BadRequest, 404 => NotFound, 409 => NotEnoughTickets, 422 => KeyReused, 500 => InternalError,
+        400 => BadRequest, 404 => NotFound, 409 => Refused, 422 => KeyReused, 500 => InternalError,
+        503 => Unavailable,
+    }
+    CreateHoldResponse {
+        400 => BadRequest, 404 => NotFound, 409 => Refused, 422 => KeyReused, 500 => InternalError,
+        503 => Unavailable,
+    }
+    ConfirmHoldResponse {
+        400 => BadRequest, 404 => NotFound, 409 => NotHeld, 422 => KeyReused, 500 => InternalError,
+        503 => Unavailable,
+    }
+    ReleaseHoldResponse {
+        400 => BadRequest, 404 => NotFound, 409 => NotHeld, 422 => KeyReused, 500 => InternalError,
+        503 => Unavailable,
+    }
+    GetHoldResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
+    CancelPurchaseResponse {
+        400 => BadRequest, 404 => NotFound, 409 => InFlight, 422 => KeyReused, 500 => InternalError,
         503 => Unavailable,
     }
     ListPurchasesResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
@@ -156,6 +230,35 @@ mod tests {
         .into_problem();
         assert_eq!(problem.status, 409);
         assert_eq!(problem.remaining, Some(remaining.unsigned_abs()));
+        assert_eq!(problem.detail, detail);
+    }
+
+    #[rstest]
+    #[case::per_purchase(
+        Limit::PerPurchase,
+        "max_per_purchase",
+        "This ticket allows 4 per purchase or hold: this buyer may get 4 more"
+    )]
+    #[case::per_user(
+        Limit::PerUser,
+        "max_per_user",
+        "This ticket allows 4 per buyer: this buyer may get 4 more"
+    )]
+    fn a_limit_problem_names_the_limit_and_what_the_buyer_may_still_get(
+        #[case] limit: Limit,
+        #[case] name: &str,
+        #[case] detail: &str,
+    ) {
+        let problem = ApiError::LimitExceeded {
+            limit,
+            max: 4,
+            remaining_for_buyer: 4,
+        }
+        .into_problem();
+        assert_eq!(problem.status, 409);
+        assert_eq!(problem.r#type, "/problems/limit-exceeded");
+        assert_eq!(problem.limit.map(|l| l.to_string()).as_deref(), Some(name));
+        assert_eq!(problem.remaining_for_buyer, Some(4));
         assert_eq!(problem.detail, detail);
     }
 

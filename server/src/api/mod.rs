@@ -4,6 +4,8 @@
 
 mod docs;
 mod error;
+mod holds;
+mod orders;
 mod purchases;
 mod replay;
 mod tickets;
@@ -14,24 +16,27 @@ use std::time::Duration;
 use async_trait::async_trait;
 use swagger::{ApiError as GeneratedApiError, ByteArray};
 use tickets_api::{
-    Api, CreateTicketLegacyResponse, CreateTicketResponse, GetDocsAssetResponse, GetDocsResponse,
-    GetMetricsResponse, GetOpenapiJsonResponse, GetOpenapiYamlResponse, GetPurchaseResponse,
-    GetTicketResponse, HealthCheckResponse, ListPurchasesResponse, PurchaseTicketsResponse, models,
+    Api, CancelPurchaseResponse, ConfirmHoldResponse, CreateHoldResponse,
+    CreateTicketLegacyResponse, CreateTicketResponse, GetDocsAssetResponse, GetDocsResponse,
+    GetHoldResponse, GetMetricsResponse, GetOpenapiJsonResponse, GetOpenapiYamlResponse,
+    GetPurchaseResponse, GetTicketResponse, HealthCheckResponse, ListPurchasesResponse,
+    PurchaseTicketsResponse, ReleaseHoldResponse, models,
 };
 
 pub use error::ApiError;
 
-use crate::domain::{IdempotencyKey, InvalidField, TicketId, field};
+use crate::domain::{HoldLifetimes, IdempotencyKey, InvalidField, TicketId, field};
 use crate::metrics::Metrics;
 use crate::problem;
 use crate::storage::{
-    self, Coalescer, CoalescerSettings, Liveness, Pool, PurchaseBatches, TicketReads,
+    self, Action, Coalescer, CoalescerSettings, Liveness, Order, OrderBatches, Pool, StorageError,
+    TicketReads,
 };
 
-/// The most purchases one batch decides. Large enough that an on-sale at
-/// a thousand connections is a few batches deep; small enough that a batch's
+/// The most orders one batch decides. Large enough that an on-sale at a
+/// thousand connections is a few batches deep; small enough that a batch's
 /// statement stays well under a millisecond of planning and locking.
-const PURCHASE_BATCH: usize = 512;
+const ORDER_BATCH: usize = 512;
 
 /// The most ticket reads one statement answers.
 const READ_BATCH: usize = 1024;
@@ -52,6 +57,8 @@ pub struct ApiSettings {
     pub queue_depth: usize,
     /// The pool's size, which the batches running at once share.
     pub pool_size: u32,
+    /// How long holds last.
+    pub hold_lifetimes: HoldLifetimes,
 }
 
 /// The service's implementation of the API.
@@ -59,10 +66,11 @@ pub struct ApiSettings {
 pub struct TicketsApi {
     pool: Pool,
     liveness: Arc<Liveness>,
-    purchases: Arc<Coalescer<PurchaseBatches>>,
+    orders: Arc<Coalescer<OrderBatches>>,
     reads: Arc<Coalescer<TicketReads>>,
     metrics: Arc<Metrics>,
     idempotency_key_ttl: Duration,
+    hold_lifetimes: HoldLifetimes,
 }
 
 impl TicketsApi {
@@ -75,15 +83,15 @@ impl TicketsApi {
             max_waiting: settings.queue_depth,
             connect_timeout: settings.connect_timeout,
         };
-        // Half the pool for purchase batches, a quarter for reads: the rest
+        // Half the pool for order batches, a quarter for reads: the rest
         // serves creation, paging and health checks.
-        let purchases = Coalescer::start(
-            PurchaseBatches {
+        let orders = Coalescer::start(
+            OrderBatches {
                 key_ttl: settings.idempotency_key_ttl,
             },
             pool.clone(),
-            queue(PURCHASE_BATCH, (pool_size / 2).max(1)),
-            metrics.queue("purchases", &liveness),
+            queue(ORDER_BATCH, (pool_size / 2).max(1)),
+            metrics.queue("orders", &liveness),
         );
         let reads = Coalescer::start(
             TicketReads,
@@ -94,11 +102,31 @@ impl TicketsApi {
         Self {
             pool,
             liveness,
-            purchases: Arc::new(purchases),
+            orders: Arc::new(orders),
             reads: Arc::new(reads),
             metrics,
             idempotency_key_ttl: settings.idempotency_key_ttl,
+            hold_lifetimes: settings.hold_lifetimes,
         }
+    }
+
+    /// Gives back the tickets of holds that expired: up to `tickets` tickets'
+    /// worth, through the batches (so under each ticket's lock, in turn with
+    /// its orders). A ticket's expired holds count as free as soon as they
+    /// expire; this only brings the books' counts up to date. Returns how
+    /// many tickets it went through.
+    pub async fn give_back_expired_holds(&self, tickets: i32) -> Result<usize, StorageError> {
+        let due = storage::holds::tickets_with_expired_holds(&self.pool, tickets).await?;
+        let count = due.len();
+        for ticket in due {
+            let order = Order {
+                ticket,
+                action: Action::Reclaim,
+                key: None,
+            };
+            self.orders.submit(order).await?;
+        }
+        Ok(count)
     }
 }
 
@@ -197,6 +225,58 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         _context: &C,
     ) -> Result<PurchaseTicketsResponse, GeneratedApiError> {
         Ok(self.purchase(id, purchase_create, idempotency_key).await)
+    }
+
+    async fn cancel_purchase(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        _context: &C,
+    ) -> Result<CancelPurchaseResponse, GeneratedApiError> {
+        Ok(self.cancel(id, purchase_id, idempotency_key).await)
+    }
+
+    async fn create_hold(
+        &self,
+        id: u64,
+        hold_create: models::HoldCreate,
+        idempotency_key: Option<String>,
+        _context: &C,
+    ) -> Result<CreateHoldResponse, GeneratedApiError> {
+        Ok(self.hold(id, hold_create, idempotency_key).await)
+    }
+
+    async fn confirm_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        _context: &C,
+    ) -> Result<ConfirmHoldResponse, GeneratedApiError> {
+        Ok(self.confirm(id, hold_id, idempotency_key).await)
+    }
+
+    async fn release_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        idempotency_key: Option<String>,
+        _context: &C,
+    ) -> Result<ReleaseHoldResponse, GeneratedApiError> {
+        Ok(self.release(id, hold_id, idempotency_key).await)
+    }
+
+    async fn get_hold(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        _context: &C,
+    ) -> Result<GetHoldResponse, GeneratedApiError> {
+        Ok(match self.get_hold_record(id, hold_id).await {
+            Ok(hold) => GetHoldResponse::Found(hold),
+            Err(error) => error.into(),
+        })
     }
 
     async fn list_purchases(

@@ -1,13 +1,10 @@
-//! Buying tickets and reading purchases back.
+//! Buying tickets, reading purchases back, cancelling them.
 
-use tickets_api::{PurchaseTicketsResponse, models};
+use tickets_api::{CancelPurchaseResponse, PurchaseTicketsResponse, models};
 
-use super::replay::{self, Replayable};
 use super::{ApiError, TicketsApi, body, idempotency_key, invalid_parameter, parameter, ticket_id};
-use crate::domain::{PurchaseCursor, PurchaseRequest, TicketId};
-use crate::storage::{
-    self, Decided, Order, OrderKey, PurchaseOutcome, StorageError, purchases::PurchaseRecord,
-};
+use crate::domain::{PurchaseCursor, PurchaseRequest};
+use crate::storage::{self, Action, purchases::PurchaseRecord};
 
 /// Purchases on a page when the client does not say.
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -33,54 +30,37 @@ impl TicketsApi {
             Ok(parsed) => parsed,
             Err(error) => return error.into(),
         };
-        // Keyed or not, every purchase goes through the batches: a key is
-        // checked, and its answer stored, in its purchase's transaction.
-        let order = Order {
-            ticket: id,
-            request: purchase,
-            key: key.map(|key| OrderKey {
-                key: key.as_str().to_owned(),
-                fingerprint: replay::fingerprint(
-                    "POST",
-                    &format!("/tickets/{id}/purchases"),
-                    &request,
-                ),
-                answer: |ticket, request, outcome| {
-                    outcome_response(ticket, *request, Ok(*outcome)).to_stored()
-                },
-            }),
-        };
-        match self.purchases.submit(order).await {
-            Ok(Decided::Fresh(outcome)) => {
-                let response = outcome_response(id, purchase, Ok(outcome));
-                self.count(&response, purchase);
-                response
-            }
-            Ok(Decided::Replayed(stored)) => {
-                tracing::info!(
-                    status = stored.status,
-                    "replayed the answer to an idempotency key"
-                );
-                PurchaseTicketsResponse::from_stored(stored)
-            }
-            Ok(Decided::InFlight) => ApiError::InFlight.into(),
-            Ok(Decided::KeyReused) => ApiError::KeyReused.into(),
-            Err(error) => outcome_response(id, purchase, Err(error)),
-        }
+        let path = format!("/tickets/{id}/purchases");
+        self.run_order(
+            id,
+            Action::Purchase(purchase),
+            key,
+            ("POST", &path, &request),
+        )
+        .await
     }
 
-    fn count(&self, response: &PurchaseTicketsResponse, purchase: PurchaseRequest) {
-        match response {
-            PurchaseTicketsResponse::Purchased { location, .. } => {
-                self.metrics.purchases.inc();
-                self.metrics
-                    .tickets_sold
-                    .inc_by(purchase.quantity.get().unsigned_abs().into());
-                tracing::info!(%location, quantity = purchase.quantity.get(), "tickets purchased");
-            }
-            PurchaseTicketsResponse::NotEnoughTickets(_) => self.metrics.sold_out_rejections.inc(),
-            _ => {}
-        }
+    /// Cancels a purchase, giving its tickets back once.
+    pub(super) async fn cancel(
+        &self,
+        id: u64,
+        purchase_id: uuid::Uuid,
+        key: Option<String>,
+    ) -> CancelPurchaseResponse {
+        let (id, key) = match ticket_id(id).and_then(|id| Ok((id, idempotency_key(key)?))) {
+            Ok(parsed) => parsed,
+            Err(error) => return error.into(),
+        };
+        let path = format!("/tickets/{id}/purchases/{purchase_id}/cancel");
+        self.run_order(
+            id,
+            Action::Cancel {
+                purchase: purchase_id,
+            },
+            key,
+            ("POST", &path, &()),
+        )
+        .await
     }
 
     pub(super) async fn list(
@@ -131,28 +111,7 @@ impl TicketsApi {
     }
 }
 
-/// The answer to a purchase, whichever way it was made.
-fn outcome_response(
-    id: TicketId,
-    purchase: PurchaseRequest,
-    outcome: Result<PurchaseOutcome, StorageError>,
-) -> PurchaseTicketsResponse {
-    match outcome {
-        Ok(PurchaseOutcome::Purchased(record)) => PurchaseTicketsResponse::Purchased {
-            location: format!("/tickets/{id}/purchases/{}", record.id),
-            body: purchase_model(record),
-        },
-        Ok(PurchaseOutcome::NotEnoughLeft { remaining }) => ApiError::NotEnoughTickets {
-            requested: purchase.quantity.get(),
-            remaining,
-        }
-        .into(),
-        Ok(PurchaseOutcome::UnknownTicket) => ApiError::TicketNotFound(id).into(),
-        Err(error) => ApiError::from(error).into(),
-    }
-}
-
-fn purchase_model(purchase: PurchaseRecord) -> models::Purchase {
+pub(super) fn purchase_model(purchase: PurchaseRecord) -> models::Purchase {
     models::Purchase {
         id: purchase.id,
         ticket_id: purchase.ticket_id,
@@ -161,5 +120,7 @@ fn purchase_model(purchase: PurchaseRecord) -> models::Purchase {
         // The database's CHECK keeps quantities positive.
         quantity: purchase.quantity.unsigned_abs(),
         purchased_at: purchase.purchased_at,
+        hold_id: purchase.hold_id,
+        cancelled_at: purchase.cancelled_at,
     }
 }

@@ -11,7 +11,8 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tickets_api::{
-    CreateTicketLegacyResponse, CreateTicketResponse, PurchaseTicketsResponse, models,
+    CancelPurchaseResponse, ConfirmHoldResponse, CreateHoldResponse, CreateTicketLegacyResponse,
+    CreateTicketResponse, PurchaseTicketsResponse, ReleaseHoldResponse, models,
 };
 
 use super::ApiError;
@@ -96,37 +97,66 @@ fn replayed_problem<R: ProblemResponse>(stored: &StoredResponse) -> R {
     }
 }
 
-/// Implements [`Replayable`] for responses whose success is a 201 with a
-/// JSON body and a `Location`: `$created` is that variant.
-macro_rules! replayable_creation {
-    ($($response:ident => $created:ident),+ $(,)?) => {$(
+/// Implements [`Replayable`] for responses, by the shape of their success:
+/// `created` (201, a JSON body and `Location`), `found` (200, a JSON body)
+/// or `empty` (204).
+macro_rules! replayable {
+    ($($response:ident: $shape:ident $success:ident),+ $(,)?) => {$(
         impl Replayable for $response {
             fn to_stored(&self) -> StoredResponse {
                 match self {
-                    Self::$created { body, location } => StoredResponse {
-                        status: 201,
-                        location: Some(location.clone()),
-                        body: serde_json::to_string(body).ok(),
-                    },
+                    replayable!(@pattern $shape $success body location) => replayable!(@store $shape body location),
                     other => stored_problem(other.problem()),
                 }
             }
 
             fn from_stored(stored: StoredResponse) -> Self {
-                let created = stored.body.as_deref().and_then(|body| serde_json::from_str(body).ok());
-                match (stored.status, &stored.location, created) {
-                    (201, Some(location), Some(body)) => Self::$created { body, location: location.clone() },
-                    _ => replayed_problem(&stored),
-                }
+                replayable!(@rebuild $shape $success stored)
             }
         }
     )+};
+    (@pattern created $success:ident $body:ident $location:ident) => { Self::$success { body: $body, location: $location } };
+    (@pattern found $success:ident $body:ident $location:ident) => { Self::$success($body) };
+    (@pattern empty $success:ident $body:ident $location:ident) => { Self::$success };
+    (@store created $body:ident $location:ident) => {
+        StoredResponse { status: 201, location: Some($location.clone()), body: serde_json::to_string($body).ok() }
+    };
+    (@store found $body:ident $location:ident) => {
+        StoredResponse { status: 200, location: None, body: serde_json::to_string($body).ok() }
+    };
+    (@store empty $body:ident $location:ident) => {
+        StoredResponse { status: 204, location: None, body: None }
+    };
+    (@rebuild created $success:ident $stored:ident) => {{
+        let body = $stored.body.as_deref().and_then(|body| serde_json::from_str(body).ok());
+        match ($stored.status, &$stored.location, body) {
+            (201, Some(location), Some(body)) => Self::$success { body, location: location.clone() },
+            _ => replayed_problem(&$stored),
+        }
+    }};
+    (@rebuild found $success:ident $stored:ident) => {{
+        let body = $stored.body.as_deref().and_then(|body| serde_json::from_str(body).ok());
+        match ($stored.status, body) {
+            (200, Some(body)) => Self::$success(body),
+            _ => replayed_problem(&$stored),
+        }
+    }};
+    (@rebuild empty $success:ident $stored:ident) => {
+        match $stored.status {
+            204 => Self::$success,
+            _ => replayed_problem(&$stored),
+        }
+    };
 }
 
-replayable_creation! {
-    CreateTicketResponse => Created,
-    CreateTicketLegacyResponse => Created,
-    PurchaseTicketsResponse => Purchased,
+replayable! {
+    CreateTicketResponse: created Created,
+    CreateTicketLegacyResponse: created Created,
+    PurchaseTicketsResponse: created Purchased,
+    CreateHoldResponse: created Held,
+    ConfirmHoldResponse: created Purchased,
+    CancelPurchaseResponse: found Cancelled,
+    ReleaseHoldResponse: empty Released,
 }
 
 #[cfg(test)]
@@ -147,6 +177,7 @@ mod tests {
         ),
     })]
     #[case::sold_out(ApiError::NotEnoughTickets { requested: 2, remaining: 1 }.into())]
+    #[case::over_a_limit(ApiError::LimitExceeded { limit: crate::storage::Limit::PerUser, max: 4, remaining_for_buyer: 1 }.into())]
     #[case::unknown(ApiError::TicketNotFound(crate::domain::TicketId::try_from(9_u64).expect("id")).into())]
     fn a_stored_purchase_answer_replays_as_itself(#[case] response: PurchaseTicketsResponse) {
         assert_eq!(
@@ -158,12 +189,40 @@ mod tests {
     #[test]
     fn a_stored_creation_replays_as_itself() {
         let created = CreateTicketResponse::Created {
-            body: models::Ticket::new(1, "n".to_owned(), "d".to_owned(), 5),
+            body: models::Ticket::new(1, "n".to_owned(), "d".to_owned(), 5, 5, 0, 0),
             location: "/tickets/1".to_owned(),
         };
         assert_eq!(
             CreateTicketResponse::from_stored(created.to_stored()),
             created
+        );
+    }
+
+    #[test]
+    fn other_answers_replay_as_themselves() {
+        let released = ReleaseHoldResponse::Released;
+        assert_eq!(
+            ReleaseHoldResponse::from_stored(released.to_stored()),
+            released
+        );
+        let confirmed = ConfirmHoldResponse::from(ApiError::HoldConfirmed {
+            purchase_id: uuid::Uuid::nil(),
+        });
+        assert_eq!(
+            ConfirmHoldResponse::from_stored(confirmed.to_stored()),
+            confirmed
+        );
+        let cancelled = CancelPurchaseResponse::Cancelled(models::Purchase::new(
+            uuid::Uuid::nil(),
+            1,
+            3,
+            uuid::Uuid::nil(),
+            2,
+            chrono::DateTime::UNIX_EPOCH,
+        ));
+        assert_eq!(
+            CancelPurchaseResponse::from_stored(cancelled.to_stored()),
+            cancelled
         );
     }
 

@@ -82,12 +82,18 @@ fn created_response<R: CreationResponse>(created: Ticket) -> R {
     R::created(ticket_model(created), location)
 }
 
+/// A ticket with its availability; the database's CHECK keeps each part
+/// at 0 or more, and `allocation + sold + held = total` by construction.
 fn ticket_model(ticket: Ticket) -> models::Ticket {
     models::Ticket {
         id: ticket.id,
+        allocation: ticket.remaining.unsigned_abs(),
+        total: ticket.allocation.unsigned_abs(),
+        sold: ticket.sold().unsigned_abs(),
+        held: ticket.held.unsigned_abs(),
+        max_per_purchase: ticket.max_per_purchase.map(i32::unsigned_abs),
+        max_per_user: ticket.max_per_user.map(i32::unsigned_abs),
         name: ticket.name,
         desc: ticket.description,
-        // The database's CHECK keeps `remaining` at 0 or more.
-        allocation: ticket.remaining.unsigned_abs(),
     }
 }

@@ -3,6 +3,7 @@
 //! values at the edge through `TryFrom`.
 
 mod allocation;
+mod hold_request;
 mod idempotency_key;
 mod new_ticket;
 mod purchase_cursor;
@@ -14,6 +15,7 @@ mod ticket_id;
 mod ticket_text;
 
 pub use allocation::Allocation;
+pub use hold_request::{HoldLifetimes, HoldRequest, HoldTtl};
 pub use idempotency_key::IdempotencyKey;
 pub use new_ticket::NewTicket;
 pub use purchase_cursor::PurchaseCursor;

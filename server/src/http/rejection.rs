@@ -21,7 +21,13 @@ pub fn explain_bad_request(
     body: &[u8],
 ) -> models::Problem {
     let errors = match route {
-        Route::Ticket { id } | Route::Purchases { id } | Route::Purchase { id, .. }
+        Route::Ticket { id }
+        | Route::Purchases { id }
+        | Route::Purchase { id, .. }
+        | Route::CancelPurchase { id, .. }
+        | Route::Holds { id }
+        | Route::Hold { id, .. }
+        | Route::ConfirmHold { id, .. }
             if !is_u64(id) =>
         {
             vec![problem::parameter(&InvalidField {
@@ -29,26 +35,42 @@ pub fn explain_bad_request(
                 reason: format!("must be an integer from 1 to {}", i64::MAX),
             })]
         }
-        Route::Purchase { purchase_id, .. } if uuid::Uuid::parse_str(purchase_id).is_err() => {
-            vec![problem::parameter(&InvalidField {
-                field: "purchase_id",
-                reason: "must be a UUID".to_owned(),
-            })]
+        Route::Purchase { purchase_id, .. } | Route::CancelPurchase { purchase_id, .. }
+            if uuid::Uuid::parse_str(purchase_id).is_err() =>
+        {
+            vec![uuid_parameter("purchase_id")]
+        }
+        Route::Hold { hold_id, .. } | Route::ConfirmHold { hold_id, .. }
+            if uuid::Uuid::parse_str(hold_id).is_err() =>
+        {
+            vec![uuid_parameter("hold_id")]
         }
         Route::Purchases { .. } if method == Method::POST => {
             body_errors::<models::PurchaseCreate>(body)
         }
         Route::Purchases { .. } => query_errors(query),
+        Route::Holds { .. } => body_errors::<models::HoldCreate>(body),
         Route::Tickets | Route::TicketsLegacy => body_errors::<models::TicketCreate>(body),
-        Route::Ticket { .. } | Route::Purchase { .. } | Route::Fixed(_) | Route::Other => {
-            Vec::new()
-        }
+        Route::Ticket { .. }
+        | Route::Purchase { .. }
+        | Route::CancelPurchase { .. }
+        | Route::Hold { .. }
+        | Route::ConfirmHold { .. }
+        | Route::Fixed(_)
+        | Route::Other => Vec::new(),
     };
     if errors.is_empty() {
         ProblemKind::InvalidRequest.with_detail("The request does not match the API specification")
     } else {
         problem::invalid_request(errors)
     }
+}
+
+fn uuid_parameter(name: &'static str) -> models::FieldError {
+    problem::parameter(&InvalidField {
+        field: name,
+        reason: "must be a UUID".to_owned(),
+    })
 }
 
 /// The query parameters of `GET /tickets/{id}/purchases` that do not parse.

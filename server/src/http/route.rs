@@ -12,6 +12,14 @@ pub enum Route<'a> {
     Purchases { id: &'a str },
     /// `/tickets/{id}/purchases/{purchase_id}`
     Purchase { id: &'a str, purchase_id: &'a str },
+    /// `/tickets/{id}/purchases/{purchase_id}/cancel`
+    CancelPurchase { id: &'a str, purchase_id: &'a str },
+    /// `/tickets/{id}/holds`
+    Holds { id: &'a str },
+    /// `/tickets/{id}/holds/{hold_id}`
+    Hold { id: &'a str, hold_id: &'a str },
+    /// `/tickets/{id}/holds/{hold_id}/confirm`
+    ConfirmHold { id: &'a str, hold_id: &'a str },
     /// A route without parameters that only answers GET, by its path.
     Fixed(&'static str),
     /// Anything else.
@@ -39,6 +47,12 @@ impl<'a> Route<'a> {
             ["tickets", id] => Self::Ticket { id },
             ["tickets", id, "purchases"] => Self::Purchases { id },
             ["tickets", id, "purchases", purchase_id] => Self::Purchase { id, purchase_id },
+            ["tickets", id, "purchases", purchase_id, "cancel"] => {
+                Self::CancelPurchase { id, purchase_id }
+            }
+            ["tickets", id, "holds"] => Self::Holds { id },
+            ["tickets", id, "holds", hold_id] => Self::Hold { id, hold_id },
+            ["tickets", id, "holds", hold_id, "confirm"] => Self::ConfirmHold { id, hold_id },
             ["docs", "assets", _] => Self::Fixed("/docs/assets/{file}"),
             _ => Self::Other,
         }
@@ -52,6 +66,10 @@ impl<'a> Route<'a> {
             Self::Ticket { .. } => "/tickets/{id}",
             Self::Purchases { .. } => "/tickets/{id}/purchases",
             Self::Purchase { .. } => "/tickets/{id}/purchases/{purchase_id}",
+            Self::CancelPurchase { .. } => "/tickets/{id}/purchases/{purchase_id}/cancel",
+            Self::Holds { .. } => "/tickets/{id}/holds",
+            Self::Hold { .. } => "/tickets/{id}/holds/{hold_id}",
+            Self::ConfirmHold { .. } => "/tickets/{id}/holds/{hold_id}/confirm",
             Self::Fixed(path) => path,
             Self::Other => "unmatched",
         }
@@ -61,7 +79,7 @@ impl<'a> Route<'a> {
     pub fn takes_json_body(self) -> bool {
         matches!(
             self,
-            Self::Tickets | Self::TicketsLegacy | Self::Purchases { .. }
+            Self::Tickets | Self::TicketsLegacy | Self::Purchases { .. } | Self::Holds { .. }
         )
     }
 
@@ -69,8 +87,13 @@ impl<'a> Route<'a> {
     /// answered wherever GET is, as HTTP requires.
     pub fn allowed_methods(self) -> Option<&'static str> {
         match self {
-            Self::Tickets | Self::TicketsLegacy => Some("POST"),
+            Self::Tickets
+            | Self::TicketsLegacy
+            | Self::Holds { .. }
+            | Self::ConfirmHold { .. }
+            | Self::CancelPurchase { .. } => Some("POST"),
             Self::Purchases { .. } => Some("GET, HEAD, POST"),
+            Self::Hold { .. } => Some("GET, HEAD, DELETE"),
             Self::Ticket { .. } | Self::Purchase { .. } | Self::Fixed(_) => Some("GET, HEAD"),
             Self::Other => None,
         }
@@ -100,6 +123,10 @@ mod tests {
         Route::Fixed("/docs/assets/{file}"),
         "/docs/assets/{file}"
     )]
+    #[case("/tickets/7/purchases/u/cancel", Route::CancelPurchase { id: "7", purchase_id: "u" }, "/tickets/{id}/purchases/{purchase_id}/cancel")]
+    #[case("/tickets/7/holds", Route::Holds { id: "7" }, "/tickets/{id}/holds")]
+    #[case("/tickets/7/holds/h", Route::Hold { id: "7", hold_id: "h" }, "/tickets/{id}/holds/{hold_id}")]
+    #[case("/tickets/7/holds/h/confirm", Route::ConfirmHold { id: "7", hold_id: "h" }, "/tickets/{id}/holds/{hold_id}/confirm")]
     #[case("/tickets/7/purchases/u/v", Route::Other, "unmatched")]
     // A dot in a route is a dot: the generated server's patterns leave it
     // unescaped, so the edge decides what exists.

@@ -2,10 +2,11 @@
 //! Nothing above this module sees diesel or SQL.
 
 mod coalescer;
+pub mod holds;
 pub mod idempotency;
 mod migrations;
+pub mod orders;
 mod pool;
-pub mod purchase_batch;
 pub mod purchases;
 mod schema;
 mod statement;
@@ -19,8 +20,8 @@ use futures::future::BoxFuture;
 
 pub use coalescer::{BatchRunner, Coalescer, CoalescerMetrics, CoalescerSettings};
 pub use migrations::run_pending_migrations;
+pub use orders::{Action, Decided, Limit, Order, OrderBatches, OrderKey, Outcome};
 pub use pool::{Pool, PoolSettings, PooledConnection, build_pool};
-pub use purchase_batch::{Decided, Order, OrderKey, PurchaseBatches, PurchaseOutcome};
 pub use tickets::{Ticket, TicketReads};
 
 /// Why a storage operation failed.

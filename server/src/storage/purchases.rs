@@ -1,4 +1,4 @@
-//! Reading purchases back as records.
+//! Purchases as records: read one, or a ticket's a page at a time.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -19,6 +19,10 @@ pub struct PurchaseRecord {
     pub purchased_at: DateTime<Utc>,
     /// Its place among the ticket's purchases, in commit order, from 1.
     pub seq: i64,
+    /// The hold it was confirmed from, if any.
+    pub hold_id: Option<uuid::Uuid>,
+    /// When it was cancelled, if it was.
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 /// A page of a ticket's purchases.

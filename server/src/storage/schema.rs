@@ -9,6 +9,9 @@ diesel::table! {
         remaining -> Int4,
         created_at -> Timestamptz,
         last_purchase_seq -> Int8,
+        held -> Int4,
+        max_per_purchase -> Nullable<Int4>,
+        max_per_user -> Nullable<Int4>,
     }
 }
 
@@ -20,6 +23,32 @@ diesel::table! {
         quantity -> Int4,
         purchased_at -> Timestamptz,
         seq -> Int8,
+        hold_id -> Nullable<Uuid>,
+        cancelled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    holds (id) {
+        id -> Uuid,
+        ticket_id -> Int8,
+        user_id -> Uuid,
+        quantity -> Int4,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        status -> Text,
+        ended_at -> Nullable<Timestamptz>,
+        purchase_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    ticket_buyers (ticket_id, user_id) {
+        ticket_id -> Int8,
+        user_id -> Uuid,
+        bought -> Int4,
+        held -> Int4,
+        max_per_user -> Int4,
     }
 }
 
@@ -35,4 +64,11 @@ diesel::table! {
 }
 
 diesel::joinable!(purchases -> tickets (ticket_id));
-diesel::allow_tables_to_appear_in_same_query!(tickets, purchases, idempotency_keys);
+diesel::joinable!(holds -> tickets (ticket_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    tickets,
+    purchases,
+    holds,
+    ticket_buyers,
+    idempotency_keys
+);

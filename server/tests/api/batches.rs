@@ -10,7 +10,7 @@ use tickets_server::domain::{PurchaseRequest, Quantity, TicketId};
 use tickets_server::storage::idempotency::StoredResponse;
 use tickets_server::storage::purchases::PurchaseRecord;
 use tickets_server::storage::{
-    self, BatchRunner, Decided, Order, OrderKey, PurchaseBatches, PurchaseOutcome, StorageError,
+    self, Action, BatchRunner, Decided, Order, OrderBatches, OrderKey, Outcome, StorageError,
 };
 
 use crate::helpers::{TestApp, TestDatabase};
@@ -61,7 +61,7 @@ async fn migrated_pool(db: &TestDatabase) -> storage::Pool {
 /// Runs `orders` as one batch, as the purchase queue would: each order's
 /// answer, or the batch's error.
 async fn try_batch(pool: &storage::Pool, orders: &[Order]) -> Vec<Result<Decided, StorageError>> {
-    let runner = PurchaseBatches {
+    let runner = OrderBatches {
         key_ttl: Duration::from_secs(3600),
     };
     let conn = pool.get_owned().await.expect("a connection");
@@ -80,17 +80,17 @@ async fn run_batch(pool: &storage::Pool, orders: &[Order]) -> Vec<Decided> {
 fn order(ticket: i64, quantity: u32, buyer: &str) -> Order {
     Order {
         ticket: TicketId::try_from(ticket).expect("an id"),
-        request: request(quantity, buyer),
+        action: Action::Purchase(request(quantity, buyer)),
         key: None,
     }
 }
 
 /// An answer to store that says only whether the purchase was made.
-fn answer(_: TicketId, _: &PurchaseRequest, outcome: &PurchaseOutcome) -> StoredResponse {
+fn answer(_: TicketId, _: &Action, outcome: &Outcome) -> StoredResponse {
     let status = match outcome {
-        PurchaseOutcome::Purchased(_) => 201,
-        PurchaseOutcome::NotEnoughLeft { .. } => 409,
-        PurchaseOutcome::UnknownTicket => 404,
+        Outcome::Purchased(_) => 201,
+        Outcome::UnknownTicket => 404,
+        _ => 409,
     };
     StoredResponse {
         status,
@@ -114,7 +114,7 @@ const BUYER: &str = "406c1d05-bbb2-4e94-b183-7d208c2692e1";
 
 fn purchased(decided: &Decided) -> Option<PurchaseRecord> {
     match decided {
-        Decided::Fresh(PurchaseOutcome::Purchased(record)) => Some(*record),
+        Decided::Fresh(Outcome::Purchased(record)) => Some(*record),
         _ => None,
     }
 }
@@ -141,7 +141,7 @@ async fn a_batch_decides_each_buyer_in_arrival_order() {
     };
     assert_eq!(
         decided[1],
-        Decided::Fresh(PurchaseOutcome::NotEnoughLeft { remaining: 1 })
+        Decided::Fresh(Outcome::NotEnoughLeft { remaining: 1 })
     );
     assert_eq!((first.seq, third.seq), (1, 2), "numbered in arrival order");
     assert_eq!(app.remaining(ticket).await, 0);
@@ -186,10 +186,10 @@ async fn a_batch_spans_tickets_and_decides_each_apart() {
         .map(|d| purchased(d).map(|r| r.seq))
         .collect();
     assert_eq!(seqs, [Some(1), Some(1), None, Some(2), None, Some(2)]);
-    assert_eq!(decided[2], Decided::Fresh(PurchaseOutcome::UnknownTicket));
+    assert_eq!(decided[2], Decided::Fresh(Outcome::UnknownTicket));
     assert_eq!(
         decided[4],
-        Decided::Fresh(PurchaseOutcome::NotEnoughLeft { remaining: 1 })
+        Decided::Fresh(Outcome::NotEnoughLeft { remaining: 1 })
     );
     assert_eq!(app.remaining(roomy).await, 2);
     assert_eq!(app.remaining(tight).await, 0);

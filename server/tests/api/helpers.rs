@@ -215,6 +215,52 @@ impl TestApp {
         })
     }
 
+    /// Holds `quantity` of `ticket` for a new buyer, for `ttl_seconds`.
+    pub async fn hold(&self, ticket: i64, quantity: i64, ttl_seconds: Option<u32>) -> Response {
+        let mut body = json!({"quantity": quantity, "user_id": uuid::Uuid::new_v4()});
+        if let Some(ttl) = ttl_seconds {
+            body["ttl_seconds"] = json!(ttl);
+        }
+        self.post_json(&format!("/tickets/{ticket}/holds"), &body)
+            .await
+    }
+
+    /// Sends an empty POST to `path` (a confirmation, a cancellation).
+    pub async fn post_empty(&self, path: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// The ticket as the API reports it.
+    pub async fn ticket(&self, ticket: i64) -> Value {
+        let response = self.get(&format!("/tickets/{ticket}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.expect("JSON body");
+        let (allocation, sold, held, total) = (
+            body["allocation"].as_i64().expect("allocation"),
+            body["sold"].as_i64().expect("sold"),
+            body["held"].as_i64().expect("held"),
+            body["total"].as_i64().expect("total"),
+        );
+        assert_eq!(
+            allocation + sold + held,
+            total,
+            "availability adds up: {body}"
+        );
+        body
+    }
+
     /// What is left of a ticket, as the API reports it.
     pub async fn remaining(&self, ticket: i64) -> i64 {
         let response = self.get(&format!("/tickets/{ticket}")).await;
@@ -242,6 +288,50 @@ impl Drop for TestApp {
             task.abort();
         }
     }
+}
+
+/// Every ticket's books, as stored, agree with its rows: what is left, held
+/// and sold adds up to the allocation; `held` is what its unended holds
+/// hold, sold what its purchases not cancelled bought; and no buyer has more
+/// than a per-buyer limit allows.
+pub async fn assert_books_balance(db: &TestDatabase) {
+    let unbalanced = db
+        .count(
+            "SELECT count(*) FROM tickets t WHERE \
+               t.remaining + t.held + COALESCE((SELECT sum(quantity) FROM purchases p \
+                   WHERE p.ticket_id = t.id AND p.cancelled_at IS NULL), 0) <> t.allocation \
+               OR t.held <> COALESCE((SELECT sum(quantity) FROM holds h \
+                   WHERE h.ticket_id = t.id AND h.status = 'held'), 0)",
+        )
+        .await;
+    assert_eq!(
+        unbalanced, 0,
+        "left + held + sold = allocation, for every ticket"
+    );
+    let over_limit = db
+        .count(
+            "SELECT count(*) FROM tickets t, LATERAL ( \
+               SELECT user_id, sum(quantity) AS has FROM ( \
+                 SELECT user_id, quantity FROM purchases p WHERE p.ticket_id = t.id AND p.cancelled_at IS NULL \
+                 UNION ALL SELECT user_id, quantity FROM holds h WHERE h.ticket_id = t.id AND h.status = 'held' \
+               ) AS owned GROUP BY user_id) AS buyers \
+             WHERE t.max_per_user IS NOT NULL AND buyers.has > t.max_per_user",
+        )
+        .await;
+    assert_eq!(over_limit, 0, "no buyer over a per-buyer limit");
+    let counts_off = db
+        .count(
+            "SELECT count(*) FROM ticket_buyers b WHERE \
+               b.bought <> COALESCE((SELECT sum(quantity) FROM purchases p WHERE p.ticket_id = b.ticket_id \
+                   AND p.user_id = b.user_id AND p.cancelled_at IS NULL), 0) \
+               OR b.held <> COALESCE((SELECT sum(quantity) FROM holds h WHERE h.ticket_id = b.ticket_id \
+                   AND h.user_id = b.user_id AND h.status = 'held'), 0)",
+        )
+        .await;
+    assert_eq!(
+        counts_off, 0,
+        "each buyer's counts match their purchases and holds"
+    );
 }
 
 /// Asserts `response` is a problem with `status`, and returns its body.

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod batches;
+mod cancellations;
 mod chaos_proxy;
 mod commit_order;
 mod concurrency;
@@ -12,8 +13,10 @@ mod docs;
 mod faults;
 mod health;
 mod helpers;
+mod holds;
 mod http_semantics;
 mod idempotency;
+mod limits;
 mod metrics;
 mod model;
 mod overload;

@@ -31,7 +31,10 @@ async fn creating_a_ticket_returns_it_with_its_location(#[case] route: &str) {
     assert_eq!(location, format!("/tickets/{id}"));
     assert_eq!(
         created,
-        json!({"id": id, "name": "example", "desc": "sample description", "allocation": 100})
+        json!({
+            "id": id, "name": "example", "desc": "sample description",
+            "allocation": 100, "total": 100, "sold": 0, "held": 0,
+        })
     );
 
     let read = app.get(&location).await;

@@ -1,0 +1,120 @@
+//! Holding tickets during checkout: create, read, confirm, release.
+
+use chrono::{DateTime, Utc};
+use tickets_api::models;
+
+use super::{ApiError, TicketsApi, body, idempotency_key, ticket_id};
+use crate::domain::{HoldRequest, PurchaseRequest};
+use crate::storage::holds::{HoldRecord, HoldStatus};
+use crate::storage::{self, Action};
+
+impl TicketsApi {
+    /// Holds tickets, once per idempotency key.
+    pub(super) async fn hold(
+        &self,
+        id: u64,
+        request: models::HoldCreate,
+        key: Option<String>,
+    ) -> tickets_api::CreateHoldResponse {
+        let parsed = ticket_id(id).and_then(|id| {
+            Ok((
+                id,
+                body::<HoldRequest, _>(request.clone())?,
+                idempotency_key(key)?,
+            ))
+        });
+        let (id, hold, key) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => return error.into(),
+        };
+        let action = Action::Hold {
+            wanted: PurchaseRequest {
+                quantity: hold.quantity,
+                user_id: hold.user_id,
+            },
+            lifetime: self.hold_lifetimes.lifetime(hold.ttl),
+        };
+        let path = format!("/tickets/{id}/holds");
+        self.run_order(id, action, key, ("POST", &path, &request))
+            .await
+    }
+
+    /// Turns a hold into a purchase, once.
+    pub(super) async fn confirm(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        key: Option<String>,
+    ) -> tickets_api::ConfirmHoldResponse {
+        let (id, key) = match ticket_id(id).and_then(|id| Ok((id, idempotency_key(key)?))) {
+            Ok(parsed) => parsed,
+            Err(error) => return error.into(),
+        };
+        let path = format!("/tickets/{id}/holds/{hold_id}/confirm");
+        self.run_order(
+            id,
+            Action::Confirm { hold: hold_id },
+            key,
+            ("POST", &path, &()),
+        )
+        .await
+    }
+
+    /// Gives a hold's tickets back.
+    pub(super) async fn release(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+        key: Option<String>,
+    ) -> tickets_api::ReleaseHoldResponse {
+        let (id, key) = match ticket_id(id).and_then(|id| Ok((id, idempotency_key(key)?))) {
+            Ok(parsed) => parsed,
+            Err(error) => return error.into(),
+        };
+        let path = format!("/tickets/{id}/holds/{hold_id}");
+        self.run_order(
+            id,
+            Action::Release { hold: hold_id },
+            key,
+            ("DELETE", &path, &()),
+        )
+        .await
+    }
+
+    pub(super) async fn get_hold_record(
+        &self,
+        id: u64,
+        hold_id: uuid::Uuid,
+    ) -> Result<models::Hold, ApiError> {
+        let id = ticket_id(id)?;
+        storage::holds::find_hold(&self.pool, id, hold_id)
+            .await?
+            .map(|(hold, now)| hold_model(hold, now))
+            .ok_or(ApiError::HoldNotFound {
+                ticket: id,
+                hold_id,
+            })
+    }
+}
+
+/// A hold as the API shows it at `now`: one held past its expiry is
+/// expired, whether or not its tickets were given back yet.
+pub(super) fn hold_model(hold: HoldRecord, now: DateTime<Utc>) -> models::Hold {
+    let status = match hold.status_at(now) {
+        HoldStatus::Held => models::HoldStatus::Held,
+        HoldStatus::Confirmed => models::HoldStatus::Confirmed,
+        HoldStatus::Released => models::HoldStatus::Released,
+        HoldStatus::Expired => models::HoldStatus::Expired,
+    };
+    models::Hold {
+        id: hold.id,
+        ticket_id: hold.ticket_id,
+        user_id: hold.user_id,
+        // The database's CHECK keeps quantities positive.
+        quantity: hold.quantity.unsigned_abs(),
+        status,
+        created_at: hold.created_at,
+        expires_at: hold.expires_at,
+        purchase_id: hold.purchase_id,
+    }
+}

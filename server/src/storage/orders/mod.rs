@@ -1,0 +1,257 @@
+//! Orders: everything that changes a ticket's books (purchases, holds,
+//! their confirmation and release, cancellations, and giving back the
+//! tickets of expired holds), decided in batches of any tickets, keyed or
+//! not, in as few statements and commits as possible.
+//!
+//! A batch of purchases and holds without idempotency keys is first tried
+//! as one statement ([`fast`]): for every ticket of the batch whose orders
+//! all fit (and keep its limits), take their total and insert their rows,
+//! under the ticket's row lock, taken in ticket order so that concurrent
+//! batches, from any replica, cannot deadlock. One round trip and one
+//! commit for the whole batch.
+//!
+//! Whatever is left (tickets where not everything fits, unknown tickets,
+//! keyed orders, confirmations, releases, cancellations) is decided in one
+//! transaction ([`locked`]): lock the tickets (in ticket order) and the
+//! keys, read what the orders name, decide each in arrival order
+//! ([`decide`]), and write every change and every stored answer in one
+//! statement. A key's answer is thus stored exactly when its change
+//! commits.
+//!
+//! Every change to a ticket's books is made under its row lock, so the
+//! numbers of its purchases follow commit order, and what one batch reads
+//! of a ticket no other batch changes until it commits.
+
+mod decide;
+mod fast;
+mod locked;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use uuid::Uuid;
+
+use super::coalescer::BatchRunner;
+use super::holds::HoldRecord;
+use super::idempotency::StoredResponse;
+use super::pool::is_lost_connection;
+use super::purchases::PurchaseRecord;
+use super::{Pool, PooledConnection, StorageError};
+use crate::domain::{PurchaseRequest, TicketId};
+
+/// One change to a ticket's books, asked for by one request.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub ticket: TicketId,
+    pub action: Action,
+    /// The idempotency key it was sent with, if any.
+    pub key: Option<OrderKey>,
+}
+
+/// What an order does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Buy tickets.
+    Purchase(PurchaseRequest),
+    /// Hold tickets for a buyer, for `lifetime`.
+    Hold {
+        wanted: PurchaseRequest,
+        lifetime: Duration,
+    },
+    /// Turn a live hold into a purchase.
+    Confirm { hold: Uuid },
+    /// Give a hold's tickets back.
+    Release { hold: Uuid },
+    /// Cancel a purchase, giving its tickets back.
+    Cancel { purchase: Uuid },
+    /// Give back the tickets of the ticket's expired holds.
+    Reclaim,
+}
+
+/// A ticket's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `max_per_purchase`: the most one purchase or hold may take.
+    PerPurchase,
+    /// `max_per_user`: the most one buyer may have, bought and held.
+    PerUser,
+}
+
+/// What became of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Bought (by a purchase or a confirmed hold): the purchase's record.
+    Purchased(PurchaseRecord),
+    /// Held: the hold's record.
+    Held(HoldRecord),
+    /// The hold's tickets are free (now, or before).
+    Released,
+    /// The purchase is cancelled (now, or before): its record.
+    Cancelled(PurchaseRecord),
+    /// Fewer tickets are left than were asked for; nothing changed.
+    NotEnoughLeft { remaining: i32 },
+    /// A limit would be passed; nothing changed. `remaining_for_buyer` is
+    /// what the buyer may still get under every limit of the ticket.
+    LimitExceeded {
+        limit: Limit,
+        max: i32,
+        remaining_for_buyer: i32,
+    },
+    /// No ticket has this id.
+    UnknownTicket,
+    /// The ticket has no hold with this id.
+    UnknownHold,
+    /// The ticket has no purchase with this id.
+    UnknownPurchase,
+    /// The hold expired at `expires_at`; its tickets are free.
+    HoldExpired { expires_at: DateTime<Utc> },
+    /// The hold was released.
+    HoldReleased,
+    /// The hold was confirmed, as this purchase.
+    HoldConfirmed { purchase_id: Uuid },
+    /// The ticket's expired holds were given back.
+    Reclaimed,
+}
+
+/// An idempotency key and what to store under it.
+#[derive(Debug, Clone)]
+pub struct OrderKey {
+    pub key: String,
+    /// Identifies the request: a retry must match it.
+    pub fingerprint: String,
+    /// The answer to store for the order's outcome (and replay later).
+    pub answer: fn(TicketId, &Action, &Outcome) -> StoredResponse,
+}
+
+/// An answer stored under a key, as read for a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredKey {
+    fingerprint: String,
+    answer: StoredResponse,
+}
+
+/// How an order was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// Decided now.
+    Fresh(Outcome),
+    /// Decided before, for the same key and request: the answer then.
+    Replayed(StoredResponse),
+    /// A request with the same key is still running.
+    InFlight,
+    /// The key was used before for a different request.
+    KeyReused,
+}
+
+/// Runs batches of orders; see the module's documentation.
+#[derive(Debug)]
+pub struct OrderBatches {
+    /// How long a key's answer is kept.
+    pub key_ttl: Duration,
+}
+
+impl BatchRunner for OrderBatches {
+    type Job = Order;
+    type Answer = Decided;
+    type Lane = TicketId;
+
+    fn lane(order: &Order) -> Option<TicketId> {
+        Some(order.ticket)
+    }
+
+    fn run<'a>(
+        &'a self,
+        pool: &'a Pool,
+        conn: PooledConnection,
+        orders: &'a [Order],
+    ) -> BoxFuture<'a, Vec<Result<Decided, StorageError>>> {
+        Box::pin(self.run_batch(pool, conn, orders))
+    }
+}
+
+impl OrderBatches {
+    /// Runs a batch. A connection lost midway is replaced and the batch
+    /// goes on: what the lost connection committed is found by the ids the
+    /// batch made, and what it did not is decided again, so nothing is made
+    /// twice or answered wrongly. If the batch fails, the orders it
+    /// committed before the failure are answered as made, the others get
+    /// the error.
+    async fn run_batch(
+        &self,
+        pool: &Pool,
+        conn: PooledConnection,
+        orders: &[Order],
+    ) -> Vec<Result<Decided, StorageError>> {
+        let mut decided: Vec<Option<Decided>> = vec![None; orders.len()];
+        let failure = self.decide(pool, conn, orders, &mut decided).await.err();
+        let failure = failure.map(Arc::new);
+        decided
+            .into_iter()
+            .map(|answer| match (answer, &failure) {
+                (Some(answer), _) => Ok(answer),
+                (None, Some(error)) => Err(StorageError::Batch(Arc::clone(error))),
+                (None, None) => Err(StorageError::WorkerLost),
+            })
+            .collect()
+    }
+
+    /// Decides what it can of `orders` into `decided`.
+    async fn decide(
+        &self,
+        pool: &Pool,
+        mut conn: PooledConnection,
+        orders: &[Order],
+        decided: &mut [Option<Decided>],
+    ) -> Result<(), StorageError> {
+        // Time-ordered ids for the rows orders may insert, made here so each
+        // request knows its row.
+        let ids: Vec<Uuid> = orders.iter().map(|_| Uuid::now_v7()).collect();
+
+        if orders.iter().all(fast::takes) {
+            let made = match fast::record_where_all_fit(&mut conn, orders, &ids).await {
+                Err(error) if is_lost_connection(&error) => {
+                    tracing::warn!(%error, "connection lost during a batch; resuming on another");
+                    conn = pool.get_owned().await?;
+                    // The statement committed all its rows or none.
+                    fast::find_made(&mut conn, orders, &ids).await?
+                }
+                // A buyer past a per-buyer limit: the schema refused the
+                // statement, so nothing of it happened. The locked path
+                // decides each order.
+                Err(error) if fast::refused_by_a_limit(&error) => Vec::new(),
+                made => made?,
+            };
+            for (index, outcome) in made {
+                decided[index] = Some(Decided::Fresh(outcome));
+            }
+        }
+
+        let rest: Vec<usize> = (0..orders.len())
+            .filter(|&index| decided[index].is_none())
+            .collect();
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let pending: Vec<(&Order, Uuid)> = rest.iter().map(|&i| (&orders[i], ids[i])).collect();
+        let answers = match locked::decide_under_locks(&mut conn, &pending, self.key_ttl).await {
+            Err(failed) if failed.recoverable() => {
+                tracing::warn!(error = %failed.error, "batch failed midway; resuming on another connection");
+                drop(conn);
+                let mut conn = pool.get_owned().await?;
+                match failed.committed(&mut conn).await? {
+                    Some(decided) => decided,
+                    None => locked::decide_under_locks(&mut conn, &pending, self.key_ttl)
+                        .await
+                        .map_err(|failed| failed.error)?,
+                }
+            }
+            answers => answers.map_err(|failed| failed.error)?,
+        };
+        for (index, answer) in rest.into_iter().zip(answers) {
+            decided[index] = Some(answer);
+        }
+        Ok(())
+    }
+}
