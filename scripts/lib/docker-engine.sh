@@ -36,7 +36,8 @@ start_docker_engine() {
     # and the published ports: the second run waits for the first.
     # dockerd inherits the lock: held while it runs, even past this script.
     exec {docker_lock_fd}>"$docker_cache.lock"
-    flock --wait 900 "$docker_lock_fd" || die "another run kept the Docker engine lock for 15 minutes"
+    flock --wait 900 "$docker_lock_fd" ||
+        die "$docker_cache.lock stayed locked for 15 minutes: another run, or a dockerd a killed run left (fuser names it)"
     # A short path: containerd's sockets live under the exec root.
     docker_scratch=$(mktemp -d /tmp/tickets-docker.XXXXXX)
     log "starting dockerd (data in $docker_cache, log in $docker_scratch/dockerd.log)"
