@@ -1,7 +1,10 @@
-# syntax=docker/dockerfile:1
 # The ticket service's image: dependencies cached in their own layer by
 # cargo-chef, the release binary built with the same command CI runs, and a
 # small runtime image with only that binary, run as a non-root user.
+#
+# No `# syntax=` line: BuildKit would first fetch that frontend image from a
+# registry, and builds with none in reach (CI's) would fail at once. The
+# built-in frontend has all this file uses.
 
 FROM rust:1.95.0-slim-bookworm AS chef
 RUN cargo install cargo-chef --locked --version 0.1.78
@@ -14,6 +17,11 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
 COPY --from=planner /app/recipe.json recipe.json
+# generated/ is a path dependency outside the workspace's members, so the
+# recipe leaves it out, yet cook must build it. It changes only with
+# openapi.yaml, so copying it whole keeps this layer cached as long as the
+# dependencies and the spec stay the same.
+COPY generated/ generated/
 # The recipe carries Cargo.lock; the final build below is --locked.
 RUN cargo chef cook --release --recipe-path recipe.json -p tickets-server
 COPY . .

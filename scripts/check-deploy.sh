@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Checks the deployment files without a Docker engine (CI has none):
+# Checks the deployment files as files, offline:
 #   - the Dockerfile passes hadolint;
 #   - docker-compose.yml validates against the Compose specification's schema;
 #   - the load balancer's configuration passes `nginx -t`;
-#   - the Dockerfile builds with the very command CI builds with.
-# scripts/docker-smoke.sh runs the real thing on a host with an engine.
+#   - the Dockerfile builds with the very command CI builds with;
+#   - the Kubernetes manifests validate against Kubernetes' schemas;
+#   - checkov finds nothing in the Dockerfile, the compose file and the
+#     manifests that is not fixed or skipped with its reason in place.
+# scripts/docker-smoke.sh runs the image and the compose stack on an engine.
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 cd "$repo_root"
 ensure_python_tools
+ensure_python_venv deploy-venv scripts/deploy-requirements.txt
 
 log "hadolint Dockerfile"
 hadolint --failure-threshold info Dockerfile
@@ -31,5 +35,14 @@ log "the Dockerfile builds as CI does"
 build_command='cargo build --release --locked -p tickets-server'
 grep -qF "RUN $build_command" Dockerfile || die "the Dockerfile does not run '$build_command', the build CI checks"
 grep -qF "$build_command" scripts/test.sh || die "scripts/test.sh does not run '$build_command'"
+
+log "the Kubernetes manifests against Kubernetes' schemas"
+kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml deploy/kubernetes/example/*.yaml
+
+# checkov has no compose checks; its secrets scan covers the compose file.
+log "checkov on the Dockerfile, docker-compose.yml and deploy/kubernetes"
+CKV_SKIP_PACKAGE_UPDATE_CHECK=true checkov --quiet --compact --skip-download \
+    --framework dockerfile kubernetes secrets \
+    -f Dockerfile -f docker-compose.yml -d deploy/kubernetes
 
 log "deployment files pass"

@@ -1,62 +1,222 @@
 #!/usr/bin/env bash
-# On a host with a Docker engine: builds the image, brings the compose stack
-# up, buys tickets through it (one server, then three replicas behind
-# nginx), and tears it down. Exits non-zero on any failure.
+# The container path on a real Docker engine (the host's, or one that
+# scripts/lib/docker-engine.sh starts), from the committed files:
+#   - builds the image; its runtime stage may add at most 20 MB to its base;
+#   - starts PostgreSQL and one server and buys through it; the server runs
+#     as uid 10001 with no capabilities on a read-only root filesystem;
+#   - starts three replicas behind nginx and buys through them;
+#   - restarts PostgreSQL under load, then kills a replica under load behind
+#     nginx: afterwards the books balance, every 201 has its purchase row,
+#     and the service answers again by itself;
+#   - stops the stack: every server exits 0 on SIGTERM within its grace;
+#   - takes it down and up again: the data is still there.
+# The stack is a compose project of its own (tickets-smoke) on free ports,
+# removed with its volumes at the end. Exits non-zero on any failure.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'docker-smoke: %s\n' "$*" >&2; exit 1; }
-
-if ! docker info >/dev/null 2>&1; then
-    printf 'docker-smoke: no Docker engine is reachable (docker info failed); this check needs one\n' >&2
-    exit 2
-fi
-command -v curl >/dev/null || die "curl is required"
+source "$(dirname "$0")/lib/tools.sh"
+source "$repo_root/scripts/lib/docker-engine.sh"
+cd "$repo_root"
 
 compose() { docker compose --profile scale "$@"; }
-trap 'compose down --volumes --remove-orphans >/dev/null 2>&1 || true' EXIT
+scratch=$(mktemp -d)
+cleanup() {
+    compose down --volumes --remove-orphans >/dev/null 2>&1 || true
+    stop_docker_engine
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+start_docker_engine
+ensure_compose
+ensure_base_images
+ensure_debian_package curl curl
+
+export COMPOSE_PROJECT_NAME=tickets-smoke COMPOSE_PROGRESS=quiet TICKETS_PORT TICKETS_SCALED_PORT
+TICKETS_PORT=$(free_port)
+TICKETS_SCALED_PORT=$(free_port)
+until [[ "$TICKETS_SCALED_PORT" != "$TICKETS_PORT" ]]; do TICKETS_SCALED_PORT=$(free_port); done
+server=http://127.0.0.1:$TICKETS_PORT
+balancer=http://127.0.0.1:$TICKETS_SCALED_PORT
+user=406c1d05-bbb2-4e94-b183-7d208c2692e1
 
 # Status of a request; the body goes to $body_file.
-body_file=$(mktemp)
+body_file=$scratch/body
 request() {
-    curl -s -o "$body_file" -w '%{http_code}' -H 'content-type: application/json' "$@"
+    curl -s -o "$body_file" --max-time 10 -w '%{http_code}' -H 'content-type: application/json' "$@"
 }
 expect() {
-    local want=$1; shift
-    local got
+    local want=$1 got
+    shift
     got=$(request "$@")
     [[ "$got" == "$want" ]] || die "expected $want, got $got for $*: $(cat "$body_file")"
 }
+# create_ticket BASE ALLOCATION: prints the new ticket's id.
+create_ticket() {
+    expect 201 -X POST "$1/tickets" -d "{\"name\":\"smoke\",\"desc\":\"\",\"allocation\":$2}"
+    sed -E 's/.*"id":([0-9]+).*/\1/' "$body_file"
+}
+sql() { compose exec -T postgres psql -X -q -tA -v ON_ERROR_STOP=1 -U tickets -d tickets "$@"; }
 
 # Create, read, buy, over-buy, then 50 concurrent buyers for 20 tickets.
 exercise() {
-    local base=$1 id
+    local base=$1 id sold
     log "exercising $base"
-    expect 201 -X POST "$base/tickets" -d '{"name":"smoke","desc":"","allocation":3}'
-    id=$(sed -E 's/.*"id":([0-9]+).*/\1/' "$body_file")
+    id=$(create_ticket "$base" 3)
     expect 200 "$base/tickets/$id"
-    expect 201 -X POST "$base/tickets/$id/purchases" -d '{"quantity":2,"user_id":"406c1d05-bbb2-4e94-b183-7d208c2692e1"}'
-    expect 409 -X POST "$base/tickets/$id/purchases" -d '{"quantity":2,"user_id":"406c1d05-bbb2-4e94-b183-7d208c2692e1"}'
+    expect 201 -X POST "$base/tickets/$id/purchases" -d "{\"quantity\":2,\"user_id\":\"$user\"}"
+    expect 409 -X POST "$base/tickets/$id/purchases" -d "{\"quantity\":2,\"user_id\":\"$user\"}"
     grep -q '"remaining":1' "$body_file" || die "the 409 does not say 1 is left: $(cat "$body_file")"
 
-    expect 201 -X POST "$base/tickets" -d '{"name":"rush","desc":"","allocation":20}'
-    id=$(sed -E 's/.*"id":([0-9]+).*/\1/' "$body_file")
-    local sold
-    sold=$(seq 50 | xargs -P 50 -I{} curl -s -o /dev/null -w '%{http_code}\n' -H 'content-type: application/json' \
-        -X POST "$base/tickets/$id/purchases" -d '{"quantity":1,"user_id":"406c1d05-bbb2-4e94-b183-7d208c2692e1"}' |
-        grep -c '^201$' || true)
+    id=$(create_ticket "$base" 20)
+    sold=$(seq 50 | xargs -P 50 -I{} curl -s -o /dev/null --max-time 10 -w '%{http_code}\n' \
+        -H 'content-type: application/json' -X POST "$base/tickets/$id/purchases" \
+        -d "{\"quantity\":1,\"user_id\":\"$user\"}" | grep -c '^201$' || true)
     [[ "$sold" == 20 ]] || die "50 buyers for 20 tickets bought $sold"
     expect 200 "$base/tickets/$id"
     grep -q '"allocation":0' "$body_file" || die "tickets left after selling out: $(cat "$body_file")"
 }
 
-log "building and starting the stack"
-docker compose up --build --detach --wait
-exercise http://127.0.0.1:8080
+# The server's confinement, as the engine applied it and as seen inside.
+check_confinement() {
+    local container
+    container=$(compose ps -q server)
+    [[ $(docker inspect --format '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}}' "$container") == "true [ALL]" ]] ||
+        die "the server's container is not read-only with every capability dropped"
+    [[ $(docker exec "$container" id -u) == 10001 ]] || die "the server does not run as uid 10001"
+    docker exec "$container" grep -qE '^CapEff:\s+0+$' /proc/1/status || die "the server has capabilities"
+    # Even root, which owns /, cannot write to it.
+    if docker exec --user 0 "$container" touch /probe 2>"$scratch/write.err"; then
+        die "the server's root filesystem is writable"
+    fi
+    grep -q 'Read-only file system' "$scratch/write.err" || die "writing to / failed otherwise: $(cat "$scratch/write.err")"
+}
+
+# Buyers under load: four a base, each buying 1 to 3 of a scarce or a
+# plentiful ticket until the deadline, one request at a time, writing
+# "status location" for each answer.
+start_load() {
+    local deadline=$((EPOCHSECONDS + $1)) base
+    shift
+    load_pids=()
+    for base in "$@"; do
+        for _ in 1 2 3 4; do
+            buyer "$base" "$deadline" >>"$scratch/answers" &
+            load_pids+=($!)
+        done
+    done
+}
+buyer() {
+    local base=$1 deadline=$2 ticket
+    while ((EPOCHSECONDS < deadline)); do
+        ticket=${load_tickets[RANDOM % 2]}
+        curl -s -o /dev/null --max-time 10 -w '%{http_code} %header{location}\n' \
+            -H 'content-type: application/json' -X POST "$base/tickets/$ticket/purchases" \
+            -d "{\"quantity\":$((RANDOM % 3 + 1)),\"user_id\":\"$user\"}" || true
+    done
+}
+
+# Purchases through BASE until ten in a row are answered 201 or 409, within
+# a minute.
+wait_for_purchases() {
+    local base=$1 in_a_row=0 deadline=$((EPOCHSECONDS + 60)) status
+    while ((in_a_row < 10)); do
+        ((EPOCHSECONDS < deadline)) || die "$base does not sell again a minute after the fault (last answer $status)"
+        status=$(request -X POST "$base/tickets/${load_tickets[RANDOM % 2]}/purchases" \
+            -d "{\"quantity\":1,\"user_id\":\"$user\"}")
+        if [[ "$status" == 201 || "$status" == 409 ]]; then
+            in_a_row=$((in_a_row + 1))
+        else
+            in_a_row=0
+            sleep 0.2
+        fi
+    done
+}
+
+# After a fault under load (FAULT names it): the answers given during it
+# were the documented ones, each BASE sells again, for every ticket what is
+# left plus what was bought is the allocation, and every 201 has its row.
+check_after_fault() {
+    local fault=$1 base missing
+    shift
+    wait "${load_pids[@]}"
+    log "$fault: answers under load: $(cut -d ' ' -f 1 "$scratch/answers" | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')"
+    # 503 while the database is away, 502 from nginx for a request in flight
+    # in the replica killed.
+    if grep -qvE '^(201|409|502|503) ' "$scratch/answers"; then
+        die "$fault: answers other than 201, 409, 502 and 503 under load"
+    fi
+    grep -q '^201 ' "$scratch/answers" || die "$fault: nothing was bought under load"
+    for base in "$@"; do
+        wait_for_purchases "$base"
+    done
+    [[ $(sql -c "SELECT count(*) FROM tickets t WHERE t.remaining + COALESCE(
+        (SELECT sum(quantity) FROM purchases p WHERE p.ticket_id = t.id), 0) <> t.allocation") == 0 ]] ||
+        die "$fault: what is left plus what was bought is not the allocation"
+    missing=$({
+        printf 'CREATE TEMP TABLE answered (id uuid);\nCOPY answered FROM STDIN;\n'
+        sed -nE 's|^201 .*/purchases/([0-9a-f-]+).*|\1|p' "$scratch/answers"
+        printf '\\.\nSELECT count(*) FROM answered WHERE id NOT IN (SELECT id FROM purchases);\n'
+    } | sql)
+    [[ "$missing" == 0 ]] || die "$fault: $missing purchases answered 201 have no row"
+    rm "$scratch/answers"
+}
+
+started=$SECONDS
+image=$(compose_image tickets-server)
+runtime_base=$(dockerfile_stage_base runtime)
+log "building $image (build log: $scratch/build.log)"
+docker compose --progress plain build server >"$scratch/build.log" 2>&1 ||
+    { tail -n 40 "$scratch/build.log" >&2; die "the image does not build"; }
+log "built in $((SECONDS - started)) s"
+
+size_of() { docker image inspect --format '{{.Size}}' "$1"; }
+added=$(($(size_of "$image") - $(size_of "$runtime_base")))
+log "$image: $(size_of "$image") bytes, $added over its base $runtime_base"
+((added <= 20000000)) || die "the runtime stage adds $added bytes to its base: more than 20 MB"
+
+log "starting PostgreSQL and one server"
+docker compose up --detach --wait
+exercise "$server"
+check_confinement
 
 log "starting three replicas behind nginx"
-compose up --build --detach --wait
-exercise http://127.0.0.1:8081
+compose up --detach --wait
+exercise "$balancer"
 
-log "docker smoke test passed"
+load_tickets=("$(create_ticket "$server" 300)" "$(create_ticket "$server" 1000000)")
+
+log "restarting PostgreSQL under load, through the server and nginx"
+start_load 12 "$server" "$balancer"
+sleep 3
+compose restart postgres
+check_after_fault "restarting PostgreSQL" "$server" "$balancer"
+
+log "killing replica-2 under load behind nginx"
+start_load 10 "$balancer"
+sleep 3
+killed=$(compose ps -q replica-2)
+docker kill "$killed" >/dev/null
+check_after_fault "killing replica-2" "$balancer"
+# docker kill counts as a stop by hand, which unless-stopped respects.
+log "replica-2 is $(docker inspect --format '{{.State.Status}}' "$killed"); nginx routes around it"
+
+kept=$(create_ticket "$server" 7)
+servers=$(compose ps -q server replica-1 replica-3)
+log "stopping the stack"
+stopping=$SECONDS
+compose stop
+log "stopped in $((SECONDS - stopping)) s"
+for container in $servers; do
+    name=$(docker inspect --format '{{.Name}}' "$container")
+    docker logs "$container" 2>&1 | grep 'SIGTERM received' >/dev/null || die "$name was not stopped with SIGTERM"
+    code=$(docker inspect --format '{{.State.ExitCode}}' "$container")
+    [[ "$code" == 0 ]] || die "$name exited $code on SIGTERM, not 0 (137: killed when its grace ran out)"
+done
+
+log "down and up again: the data is kept"
+compose down
+docker compose up --detach --wait
+expect 200 "$server/tickets/$kept"
+grep -q '"allocation":7' "$body_file" || die "ticket $kept did not survive down and up: $(cat "$body_file")"
+
+log "docker smoke test passed in $((SECONDS - started)) s (engine and base images before that)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, the spec and generated/,
-# the release build and the deployment files, the test suites against a real
-# PostgreSQL, the contract checks, and a short run of the benchmark.
+# the release build and the deployment files, the image and the compose
+# stack on a real Docker engine, the test suites against a real PostgreSQL,
+# the contract checks, and a short run of the benchmark.
 #
 # With DATABASE_URL unset it starts a throwaway PostgreSQL of its own
 # (installing it from the system's packages if absent) and removes it after.
@@ -28,6 +29,9 @@ cargo build --release --locked -p tickets-server
 
 log "checking the deployment files"
 scripts/check-deploy.sh
+
+log "the image and the compose stack on a Docker engine"
+scripts/docker-smoke.sh
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
     scratch=$(mktemp -d)

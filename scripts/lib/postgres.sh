@@ -34,10 +34,6 @@ as_db_owner() {
     fi
 }
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 start_local_postgres() {
     local data_dir=$1 bin port
     bin=$(postgres_bin_dir)

@@ -41,6 +41,11 @@ ensure_java() {
     command -v java >/dev/null || die "java (17 or later) is required to run openapi-generator"
 }
 
+# A TCP port free on 127.0.0.1 at the time of asking.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # Debian packages, installed when their command is missing (needs root).
 ensure_debian_package() {
     local command=$1 package=$2
