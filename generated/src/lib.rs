@@ -103,6 +103,18 @@ pub enum HealthCheckResponse {
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
+pub enum LivenessCheckResponse {
+    /// The server is alive
+    Alive
+    (models::Health)
+    ,
+    /// An unexpected error; its cause is logged, never sent
+    InternalError
+    (models::Problem)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[must_use]
 pub enum CreateHoldResponse {
     /// The tickets are held
     Held
@@ -511,10 +523,15 @@ pub trait Api<C: Send + Sync> {
         &self,
         context: &C) -> Result<GetMetricsResponse, ApiError>;
 
-    /// Check health
+    /// Check health (readiness)
     async fn health_check(
         &self,
         context: &C) -> Result<HealthCheckResponse, ApiError>;
+
+    /// Check the process is alive
+    async fn liveness_check(
+        &self,
+        context: &C) -> Result<LivenessCheckResponse, ApiError>;
 
     /// Hold tickets during checkout
     async fn create_hold(
@@ -638,10 +655,15 @@ pub trait ApiNoContext<C: Send + Sync> {
         &self,
         ) -> Result<GetMetricsResponse, ApiError>;
 
-    /// Check health
+    /// Check health (readiness)
     async fn health_check(
         &self,
         ) -> Result<HealthCheckResponse, ApiError>;
+
+    /// Check the process is alive
+    async fn liveness_check(
+        &self,
+        ) -> Result<LivenessCheckResponse, ApiError>;
 
     /// Hold tickets during checkout
     async fn create_hold(
@@ -792,13 +814,22 @@ impl<T: Api<C> + Send + Sync, C: Clone + Send + Sync> ApiNoContext<C> for Contex
         self.api().get_metrics(&context).await
     }
 
-    /// Check health
+    /// Check health (readiness)
     async fn health_check(
         &self,
         ) -> Result<HealthCheckResponse, ApiError>
     {
         let context = self.context().clone();
         self.api().health_check(&context).await
+    }
+
+    /// Check the process is alive
+    async fn liveness_check(
+        &self,
+        ) -> Result<LivenessCheckResponse, ApiError>
+    {
+        let context = self.context().clone();
+        self.api().liveness_check(&context).await
     }
 
     /// Hold tickets during checkout

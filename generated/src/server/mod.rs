@@ -31,6 +31,7 @@ use crate::{Api,
      GetDocsAssetResponse,
      GetMetricsResponse,
      HealthCheckResponse,
+     LivenessCheckResponse,
      CreateHoldResponse,
      ConfirmHoldResponse,
      GetHoldResponse,
@@ -54,6 +55,7 @@ mod paths {
             r"^/docs$",
             r"^/docs/assets/(?P<file>[^/?#]*)$",
             r"^/healthz$",
+            r"^/livez$",
             r"^/metrics$",
             r"^/openapi.json$",
             r"^/openapi.yaml$",
@@ -78,60 +80,61 @@ mod paths {
                 .expect("Unable to create regex for DOCS_ASSETS_FILE");
     }
     pub(crate) static ID_HEALTHZ: usize = 2;
-    pub(crate) static ID_METRICS: usize = 3;
-    pub(crate) static ID_OPENAPI_JSON: usize = 4;
-    pub(crate) static ID_OPENAPI_YAML: usize = 5;
-    pub(crate) static ID_TICKETS: usize = 6;
-    pub(crate) static ID_TICKETS_ID: usize = 7;
+    pub(crate) static ID_LIVEZ: usize = 3;
+    pub(crate) static ID_METRICS: usize = 4;
+    pub(crate) static ID_OPENAPI_JSON: usize = 5;
+    pub(crate) static ID_OPENAPI_YAML: usize = 6;
+    pub(crate) static ID_TICKETS: usize = 7;
+    pub(crate) static ID_TICKETS_ID: usize = 8;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)$")
                 .expect("Unable to create regex for TICKETS_ID");
     }
-    pub(crate) static ID_TICKETS_ID_HOLDS: usize = 8;
+    pub(crate) static ID_TICKETS_ID_HOLDS: usize = 9;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_HOLDS: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/holds$")
                 .expect("Unable to create regex for TICKETS_ID_HOLDS");
     }
-    pub(crate) static ID_TICKETS_ID_HOLDS_HOLD_ID: usize = 9;
+    pub(crate) static ID_TICKETS_ID_HOLDS_HOLD_ID: usize = 10;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_HOLDS_HOLD_ID: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/holds/(?P<hold_id>[^/?#]*)$")
                 .expect("Unable to create regex for TICKETS_ID_HOLDS_HOLD_ID");
     }
-    pub(crate) static ID_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM: usize = 10;
+    pub(crate) static ID_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM: usize = 11;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_HOLDS_HOLD_ID_CONFIRM: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/holds/(?P<hold_id>[^/?#]*)/confirm$")
                 .expect("Unable to create regex for TICKETS_ID_HOLDS_HOLD_ID_CONFIRM");
     }
-    pub(crate) static ID_TICKETS_ID_PURCHASES: usize = 11;
+    pub(crate) static ID_TICKETS_ID_PURCHASES: usize = 12;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_PURCHASES: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/purchases$")
                 .expect("Unable to create regex for TICKETS_ID_PURCHASES");
     }
-    pub(crate) static ID_TICKETS_ID_PURCHASES_PURCHASE_ID: usize = 12;
+    pub(crate) static ID_TICKETS_ID_PURCHASES_PURCHASE_ID: usize = 13;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_PURCHASES_PURCHASE_ID: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/purchases/(?P<purchase_id>[^/?#]*)$")
                 .expect("Unable to create regex for TICKETS_ID_PURCHASES_PURCHASE_ID");
     }
-    pub(crate) static ID_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL: usize = 13;
+    pub(crate) static ID_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL: usize = 14;
     lazy_static! {
         pub static ref REGEX_TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL: regex::Regex =
             #[allow(clippy::invalid_regex)]
             regex::Regex::new(r"^/tickets/(?P<id>[^/?#]*)/purchases/(?P<purchase_id>[^/?#]*)/cancel$")
                 .expect("Unable to create regex for TICKETS_ID_PURCHASES_PURCHASE_ID_CANCEL");
     }
-    pub(crate) static ID_TICKETSUSER: usize = 14;
+    pub(crate) static ID_TICKETSUSER: usize = 15;
 }
 
 
@@ -339,6 +342,11 @@ impl<T, C, ReqBody> hyper::service::Service<(Request<ReqBody>, C)> for Service<T
                 handle_health_check(api_impl, uri, headers, body, context, validation).await
             },
 
+            // LivenessCheck - GET /livez
+            hyper::Method::GET if path.matched(paths::ID_LIVEZ) => {
+                handle_liveness_check(api_impl, uri, headers, body, context, validation).await
+            },
+
             // CreateHold - POST /tickets/{id}/holds
             hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_HOLDS) => {
                 handle_create_hold(api_impl, uri, headers, body, context, validation).await
@@ -397,6 +405,7 @@ impl<T, C, ReqBody> hyper::service::Service<(Request<ReqBody>, C)> for Service<T
             _ if path.matched(paths::ID_DOCS) => method_not_allowed(),
             _ if path.matched(paths::ID_DOCS_ASSETS_FILE) => method_not_allowed(),
             _ if path.matched(paths::ID_HEALTHZ) => method_not_allowed(),
+            _ if path.matched(paths::ID_LIVEZ) => method_not_allowed(),
             _ if path.matched(paths::ID_METRICS) => method_not_allowed(),
             _ if path.matched(paths::ID_OPENAPI_JSON) => method_not_allowed(),
             _ if path.matched(paths::ID_OPENAPI_YAML) => method_not_allowed(),
@@ -857,6 +866,73 @@ where
                                                     (body)
                                                 => {
                                                     *response.status_mut() = StatusCode::from_u16(503).expect("Unable to turn 503 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/problem+json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                            },
+                                            Err(_) => {
+                                                // Application code returned an error. This should not happen, as the implementation should
+                                                // return a valid response.
+                                                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                                                response.headers_mut().insert(
+                                                    CONTENT_TYPE,
+                                                    HeaderValue::from_static("text/plain"),
+                                                );
+                                                *response.body_mut() = body_from_str("An internal error occurred");
+                                            },
+                                        }
+
+                                        Ok(response)
+}
+
+#[allow(unused_variables)]
+async fn handle_liveness_check<T, C, ReqBody>(
+    mut api_impl: T,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+    body: ReqBody,
+    context: C,
+    validation: bool,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, crate::ServiceError>
+where
+    T: Api<C> + Clone + Send + 'static,
+    C: Has<XSpanIdString>  + Send + Sync + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Error: Into<Box<dyn Error + Send + Sync>> + Send,
+    ReqBody::Data: Send,
+{
+                                let result = api_impl.liveness_check(
+                                        &context
+                                    ).await;
+                                let mut response = Response::new(BoxBody::new(http_body_util::Empty::new()));
+                                response.headers_mut().insert(
+                                            HeaderName::from_static("x-span-id"),
+                                            HeaderValue::from_str((&context as &dyn Has<XSpanIdString>).get().0.clone().as_str())
+                                                .expect("Unable to create X-Span-ID header value"));
+
+                                        match result {
+                                            Ok(rsp) => match rsp {
+                                                LivenessCheckResponse::Alive
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(200).expect("Unable to turn 200 into a StatusCode");
+                                                    response.headers_mut().insert(
+                                                        CONTENT_TYPE,
+                                                        HeaderValue::from_static("application/json"));
+                                                    // JSON Body
+                                                    let body = serde_json::to_string(&body).expect("impossible to fail to serialize");
+                                                    *response.body_mut() = body_from_string(body);
+
+                                                },
+                                                LivenessCheckResponse::InternalError
+                                                    (body)
+                                                => {
+                                                    *response.status_mut() = StatusCode::from_u16(500).expect("Unable to turn 500 into a StatusCode");
                                                     response.headers_mut().insert(
                                                         CONTENT_TYPE,
                                                         HeaderValue::from_static("application/problem+json"));
@@ -3118,6 +3194,8 @@ impl<T> RequestParser<T> for ApiRequestParser {
             hyper::Method::GET if path.matched(paths::ID_METRICS) => Some("GetMetrics"),
             // HealthCheck - GET /healthz
             hyper::Method::GET if path.matched(paths::ID_HEALTHZ) => Some("HealthCheck"),
+            // LivenessCheck - GET /livez
+            hyper::Method::GET if path.matched(paths::ID_LIVEZ) => Some("LivenessCheck"),
             // CreateHold - POST /tickets/{id}/holds
             hyper::Method::POST if path.matched(paths::ID_TICKETS_ID_HOLDS) => Some("CreateHold"),
             // ConfirmHold - POST /tickets/{id}/holds/{hold_id}/confirm

@@ -20,6 +20,7 @@ use tickets_api::{
     CreateTicketLegacyResponse, CreateTicketResponse, GetDocsAssetResponse, GetDocsResponse,
     GetHoldResponse, GetMetricsResponse, GetOpenapiJsonResponse, GetOpenapiYamlResponse,
     GetPurchaseResponse, GetTicketResponse, HealthCheckResponse, ListPurchasesResponse,
+    LivenessCheckResponse,
     PurchaseTicketsResponse, ReleaseHoldResponse, models,
 };
 
@@ -180,6 +181,15 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
                 HealthCheckResponse::Unavailable(problem::unavailable())
             }
         })
+    }
+
+    async fn liveness_check(
+        &self,
+        _context: &C,
+    ) -> Result<LivenessCheckResponse, GeneratedApiError> {
+        Ok(LivenessCheckResponse::Alive(models::Health::new(
+            models::HealthStatus::Ok,
+        )))
     }
 
     async fn get_metrics(&self, _context: &C) -> Result<GetMetricsResponse, GeneratedApiError> {

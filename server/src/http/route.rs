@@ -29,6 +29,7 @@ pub enum Route<'a> {
 /// The routes without parameters that only answer GET.
 const FIXED_GET_ROUTES: &[&str] = &[
     "/healthz",
+    "/livez",
     "/metrics",
     "/openapi.yaml",
     "/openapi.json",
