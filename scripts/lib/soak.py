@@ -172,8 +172,9 @@ class Soak:
         self.problems = []
         self.missing_retry_after = 0
         self.tickets = {}
+        self.tiny = None
+        self.regular = []
         self.hot = None
-        self.hot_ready = asyncio.Event()
         self.hot_sold_out_at = None
         self.sold_before_hot = 0
         self.final = asyncio.Event()
@@ -236,6 +237,8 @@ class Soak:
                 ticket = answer.json()["id"]
                 self.tickets[ticket] = {"role": name, "allocation": allocation}
                 return ticket
+            if answer is not None and answer.status < 500:
+                raise SystemExit(f"creating a ticket: {answer.status} {answer.body[:200]!r}")
             await asyncio.sleep(0.2)
 
     def choose_ticket(self) -> int:
@@ -543,14 +546,18 @@ def report(args) -> int:
     created = answers["201"]
     restarts = sum(1 for f in faults if f.kind.startswith("restart"))
     summary = (f"{seen['duration']:.0f} s, {seen['replicas']} replicas, {purchases:,} purchases "
-               f"({100 * keyed / max(created, 1):.0f}% keyed), {restarts} restarts, "
-               f"{len(faults) - restarts} kills, {books_errors} books errors")
+               f"({100 * keyed / max(created, 1):.0f}% keyed), {counted(restarts, 'restart')}, "
+               f"{counted(len(faults) - restarts, 'kill')}, {counted(books_errors, 'books error')}")
     if reasons:
         print("\n".join(f"  - {r}" for r in reasons), file=sys.stderr)
         print(f"soak: FAIL {summary}: {'; '.join(reasons[:3])}" + ("; ..." if len(reasons) > 3 else ""))
         return 1
     print(f"soak: PASS {summary}")
     return 0
+
+
+def counted(n: int, thing: str) -> str:
+    return f"{n:,} {thing}" + ("" if n == 1 else "s")
 
 
 def print_tables(seen, faults, answers, committed_after):
