@@ -549,7 +549,7 @@ def report(args) -> int:
                f"({100 * keyed / max(created, 1):.0f}% keyed), {counted(restarts, 'restart')}, "
                f"{counted(len(faults) - restarts, 'kill')}, {counted(books_errors, 'books error')}")
     if reasons:
-        print("\n".join(f"  - {r}" for r in reasons), file=sys.stderr)
+        print("\n".join(f"  - {r}" for r in reasons))
         print(f"soak: FAIL {summary}: {'; '.join(reasons[:3])}" + ("; ..." if len(reasons) > 3 else ""))
         return 1
     print(f"soak: PASS {summary}")
