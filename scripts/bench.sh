@@ -16,14 +16,16 @@
 #                                       proves the script works (CI)
 #
 # Workloads: hot (with the naive transaction as a reference row), keyed-hot,
-# spread, read, ceiling, memory.
+# spread, read, ceiling, memory, overload (1,024 connections on one ticket
+# against a server of its own with every default, /healthz probed on a new
+# connection every 100 ms during the rush).
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
 source "$repo_root/scripts/lib/server.sh"
 cd "$repo_root"
 
-workloads=(hot keyed-hot spread read ceiling memory)
+workloads=(hot keyed-hot spread read ceiling memory overload)
 duration=15
 connections=64
 smoke=
@@ -41,6 +43,13 @@ for name in ${only//,/ }; do
     [[ " ${workloads[*]} " == *" $name "* ]] || die "unknown workload $name (one of: ${workloads[*]})"
 done
 selected() { [[ -z $only || ",$only," == *",$1,"* ]]; }
+
+# The overload's connections, one file descriptor each in wrk and in the
+# server (its default MAX_CONNECTIONS).
+overload_connections=1024
+if selected overload && (( $(ulimit -n) < 4096 )); then
+    ulimit -n 4096 || die "the overload workload needs 4,096 open files; the hard limit is $(ulimit -Hn)"
+fi
 
 # A smoke run proves the script works, and a partial run measures only some
 # workloads: neither may replace the measurements.
@@ -107,7 +116,9 @@ stop_nginx() {
 }
 
 scratch=$(mktemp -d)
+probe_pid=
 cleanup() {
+    stop_started "$probe_pid"
     stop_nginx
     stop_release_server
     stop_local_postgres
@@ -133,6 +144,7 @@ read -r hot_anchor _ <<<"$(new_tickets 1)"
 read -r naive_anchor _ <<<"$(new_tickets 1)"
 read -r spread_server_first spread_server_last <<<"$(new_tickets 1000)"
 read -r spread_anchor_first spread_anchor_last <<<"$(new_tickets 1000)"
+read -r overload_server _ <<<"$(new_tickets 1)"
 
 # Every ticket: what is left plus what was bought is what was allocated.
 books_balance() {
@@ -287,10 +299,30 @@ if selected memory; then
         "$accounting" >>"$rows_file"
 fi
 
-if [[ -s "$scratch/server.log" ]]; then
-    log "the server logged $(wc -l <"$scratch/server.log") warnings or errors; the first:"
-    head -n 5 "$scratch/server.log" >&2
+# The overload's server is started with every default, so that its peak RSS
+# is the rush's alone; /healthz is probed on a new connection every 100 ms
+# meanwhile, as a load balancer would. The allocation never runs out, so
+# every answer but a 201 is a 503.
+if selected overload; then
+    stop_release_server
+    start_release_server "$scratch/overload-server.log"
+    python3 bench/healthz_probe.py "$SERVER_BASE" "$duration" >"$scratch/healthz.json" &
+    probe_pid=$!
+    measure_purchases overload purchase "$overload_server" "$overload_server" "$overload_connections"
+    wait "$probe_pid"
+    probe_pid=
+    books_balance || { accounting=FAIL; log "overload: accounting FAILED: the books do not balance"; }
+    printf '{"workload": "overload", "server": %s, "successes": %d, "peak_rss_kib": %d, "healthz": %s, "accounting": "%s"}\n' \
+        "$measured" "$successes" "$(sed -nE 's/^VmHWM:\s+([0-9]+) kB/\1/p' "/proc/$SERVER_PID/status")" \
+        "$(cat "$scratch/healthz.json")" "$accounting" >>"$rows_file"
 fi
+
+for server_log in "$scratch"/*server.log; do
+    if [[ -s $server_log ]]; then
+        log "$(basename "$server_log" .log) logged $(wc -l <"$server_log") warnings or errors; the first:"
+        head -n 5 "$server_log" >&2
+    fi
+done
 
 machine="$(nproc) cores, $(sed -nE 's/^model name\s*: (.*)/\1/p' /proc/cpuinfo | head -n 1), \
 $(( $(sed -nE 's/^MemTotal:\s+([0-9]+) kB/\1/p' /proc/meminfo) / 1048576 )) GiB, \

@@ -2,7 +2,7 @@
 # Runs every check and test: formatting, lints, the spec and generated/,
 # the release build and the deployment files, the image and the compose
 # stack on a real Docker engine, the test suites against a real PostgreSQL,
-# the contract checks, and a short run of the benchmark.
+# the contract checks, and short runs of the benchmark and the soak.
 #
 # With DATABASE_URL unset it starts a throwaway PostgreSQL of its own
 # (installing it from the system's packages if absent) and removes it after.
@@ -57,6 +57,9 @@ scripts/contract-test.sh
 
 log "a short run of the benchmark, to prove it works (not a measurement)"
 scripts/bench.sh --smoke
+
+log "a short soak: three replicas, a database restart of each kind and a kill in 30 s"
+scripts/soak.sh --smoke
 
 # One closing line for whoever reads the end of the log.
 echo "tests: ${passed:-0} passed, 0 failed"

@@ -1,15 +1,21 @@
 # Sourced by the scripts that need a running server: starts the release
-# binary on a free loopback port against DATABASE_URL, waits for /healthz,
-# and sets SERVER_BASE (its URL) and SERVER_PID. Extra environment for the
+# binary on a loopback port against DATABASE_URL, waits for /healthz, and
+# sets SERVER_BASE (its URL) and SERVER_PID. Extra environment for the
 # server can be given as arguments (NAME=value ...).
 #
-#   start_release_server LOG_FILE [NAME=value ...]
+#   start_release_server LOG_FILE [NAME=value ...]          on a free port
+#   start_release_server_on PORT LOG_FILE [NAME=value ...]  on PORT (a restart)
 #   stop_release_server
 
 start_release_server() {
-    local log_file=$1 port
+    local log_file=$1
     shift
-    port=$(free_port)
+    start_release_server_on "$(free_port)" "$log_file" "$@"
+}
+
+start_release_server_on() {
+    local port=$1 log_file=$2
+    shift 2
     SERVER_BASE="http://127.0.0.1:$port"
     env LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn "$@" \
         "$repo_root/target/release/tickets-server" 2>"$log_file" &

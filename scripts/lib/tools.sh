@@ -7,6 +7,18 @@ tools_dir="$repo_root/.tools"
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# stop_started PID...: SIGTERM to each PID that is not empty. Callers pass
+# only processes they started and have not reaped, and forget a pid once
+# reaped: by then another process may have it.
+stop_started() {
+    local pid
+    for pid in "$@"; do
+        if [[ -n $pid ]]; then
+            kill "$pid" 2>/dev/null || true
+        fi
+    done
+}
+
 # await_http URL LOG_FILE WHAT: waits up to 10 s for URL to answer; if it
 # does not, shows LOG_FILE and fails saying that WHAT did not start.
 await_http() {
