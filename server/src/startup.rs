@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::FutureExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::task::TaskTracker;
 
@@ -64,8 +64,7 @@ impl Application {
             },
         );
         migrate_when_reachable(&pool).await?;
-        let listener = TcpListener::bind(config.listen_addr)
-            .await
+        let listener = listen(config.listen_addr, config.max_connections)
             .with_context(|| format!("binding {}", config.listen_addr))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let metrics = Arc::new(Metrics::new());
@@ -184,6 +183,23 @@ impl Application {
             drop(place);
         });
     }
+}
+
+/// Binds `addr` with a listen queue long enough for a rush: a thousand
+/// connections opened at once must all wait there until they are accepted.
+/// The usual 128 drops the rest, which their clients send again only after a
+/// second. The kernel shortens the queue to its own limit (`somaxconn`).
+fn listen(addr: SocketAddr, max_connections: usize) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std's listener does: a restarted server can bind again at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let backlog = u32::try_from(max_connections.max(4096)).unwrap_or(u32::MAX);
+    socket.listen(backlog)
 }
 
 /// Places for connections past `MAX_CONNECTIONS`, each served one request:

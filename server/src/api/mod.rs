@@ -20,8 +20,7 @@ use tickets_api::{
     CreateTicketLegacyResponse, CreateTicketResponse, GetDocsAssetResponse, GetDocsResponse,
     GetHoldResponse, GetMetricsResponse, GetOpenapiJsonResponse, GetOpenapiYamlResponse,
     GetPurchaseResponse, GetTicketResponse, HealthCheckResponse, ListPurchasesResponse,
-    LivenessCheckResponse,
-    PurchaseTicketsResponse, ReleaseHoldResponse, models,
+    LivenessCheckResponse, PurchaseTicketsResponse, ReleaseHoldResponse, models,
 };
 
 pub use error::ApiError;

@@ -33,7 +33,10 @@ async fn without_the_database_the_service_answers_503_then_recovers() {
     // Alive all the same: a liveness probe restarts no replica for this.
     let alive = app.get("/livez").await;
     assert_eq!(alive.status(), StatusCode::OK);
-    assert_eq!(alive.json::<Value>().await.expect("JSON"), json!({"status": "ok"}));
+    assert_eq!(
+        alive.json::<Value>().await.expect("JSON"),
+        json!({"status": "ok"})
+    );
     let health = app.get("/healthz").await;
     assert_eq!(health.headers()["retry-after"], "1");
     let problem = assert_problem(health, StatusCode::SERVICE_UNAVAILABLE).await;

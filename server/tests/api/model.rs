@@ -164,25 +164,46 @@ async fn send(app: &TestApp, model: &Model, act: Act) -> Sent {
     let (path, body, named, ticket) = match act {
         Act::Buy(t, buyer, q) | Act::Hold(t, buyer, q) => {
             let ticket = model.ticket_of(t);
-            let kind = if matches!(act, Act::Buy(..)) { "purchases" } else { "holds" };
+            let kind = if matches!(act, Act::Buy(..)) {
+                "purchases"
+            } else {
+                "holds"
+            };
             let body = json!({"quantity": q, "user_id": buyer_id(buyer)});
-            (format!("/tickets/{ticket}/{kind}"), Some(body), None, ticket)
+            (
+                format!("/tickets/{ticket}/{kind}"),
+                Some(body),
+                None,
+                ticket,
+            )
         }
         Act::Confirm(n) | Act::Release(n) if !model.holds.is_empty() => {
             let index = n % model.holds.len();
             let hold = &model.holds[index];
             let path = format!("/tickets/{}/holds/{}", hold.ticket, hold.id);
-            let path = if matches!(act, Act::Confirm(_)) { format!("{path}/confirm") } else { path };
+            let path = if matches!(act, Act::Confirm(_)) {
+                format!("{path}/confirm")
+            } else {
+                path
+            };
             (path, None, Some(index), hold.ticket)
         }
         Act::Cancel(n) if !model.purchases.is_empty() => {
             let index = n % model.purchases.len();
             let purchase = &model.purchases[index];
-            let path = format!("/tickets/{}/purchases/{}/cancel", purchase.ticket, purchase.id);
+            let path = format!(
+                "/tickets/{}/purchases/{}/cancel",
+                purchase.ticket, purchase.id
+            );
             (path, None, Some(index), purchase.ticket)
         }
         // Nothing to name yet: a read stands in, to keep the round's shape.
-        _ => (format!("/tickets/{}", model.ticket_of(0)), None, None, i64::MAX),
+        _ => (
+            format!("/tickets/{}", model.ticket_of(0)),
+            None,
+            None,
+            i64::MAX,
+        ),
     };
     let response = match (act, body) {
         (_, Some(body)) => app.post_json(&path, &body).await,
@@ -192,7 +213,13 @@ async fn send(app: &TestApp, model: &Model, act: Act) -> Sent {
     };
     let status = response.status();
     let body = response.json().await.unwrap_or_default();
-    Sent { act, named, ticket, status, body }
+    Sent {
+        act,
+        named,
+        ticket,
+        status,
+        body,
+    }
 }
 
 /// Checks each answer of a round against the model before it, and brings
@@ -205,29 +232,55 @@ fn apply_round(model: &mut Model, sent: &[Sent]) -> Result<(), TestCaseError> {
         let unknown = !model.tickets.contains_key(&s.ticket);
         match (s.act, s.status) {
             // The read that stood in for an act with nothing to name.
-            (_, status) if s.named.is_none() && matches!(s.act, Act::Confirm(_) | Act::Release(_) | Act::Cancel(_)) => {
+            (_, status)
+                if s.named.is_none()
+                    && matches!(s.act, Act::Confirm(_) | Act::Release(_) | Act::Cancel(_)) =>
+            {
                 prop_assert!(matches!(status, StatusCode::OK | StatusCode::NOT_FOUND));
             }
             (Act::Buy(..) | Act::Hold(..), StatusCode::NOT_FOUND) => prop_assert!(unknown),
-            (Act::Buy(_, buyer, q), StatusCode::CREATED) | (Act::Hold(_, buyer, q), StatusCode::CREATED) => {
+            (Act::Buy(_, buyer, q), StatusCode::CREATED)
+            | (Act::Hold(_, buyer, q), StatusCode::CREATED) => {
                 prop_assert!(!unknown);
                 prop_assert_eq!(s.body["quantity"].as_i64(), Some(i64::from(q)));
                 let id = s.body["id"].as_str().unwrap_or_default().to_owned();
                 if matches!(s.act, Act::Buy(..)) {
-                    model.purchases.push(PurchaseModel { id, ticket: s.ticket, buyer, quantity: i64::from(q), cancelled: false });
+                    model.purchases.push(PurchaseModel {
+                        id,
+                        ticket: s.ticket,
+                        buyer,
+                        quantity: i64::from(q),
+                        cancelled: false,
+                    });
                 } else {
-                    model.holds.push(HoldModel { id, ticket: s.ticket, buyer, quantity: i64::from(q), state: HoldState::Held });
+                    model.holds.push(HoldModel {
+                        id,
+                        ticket: s.ticket,
+                        buyer,
+                        quantity: i64::from(q),
+                        state: HoldState::Held,
+                    });
                 }
             }
             (Act::Buy(..) | Act::Hold(..), StatusCode::CONFLICT) => prop_assert!(
-                matches!(problem, "/problems/not-enough-tickets" | "/problems/limit-exceeded"),
-                "{}", s.body
+                matches!(
+                    problem,
+                    "/problems/not-enough-tickets" | "/problems/limit-exceeded"
+                ),
+                "{}",
+                s.body
             ),
             (Act::Confirm(_), StatusCode::CREATED) => {
                 let index = s.named.expect("a named hold");
                 prop_assert_eq!(before[index], HoldState::Held, "only a held hold confirms");
-                prop_assert!(model.holds[index].state != HoldState::Confirmed, "confirmed twice");
-                prop_assert!(model.holds[index].state != HoldState::Released, "confirmed and released");
+                prop_assert!(
+                    model.holds[index].state != HoldState::Confirmed,
+                    "confirmed twice"
+                );
+                prop_assert!(
+                    model.holds[index].state != HoldState::Released,
+                    "confirmed and released"
+                );
                 model.holds[index].state = HoldState::Confirmed;
                 let hold = model.holds[index].clone();
                 prop_assert_eq!(s.body["hold_id"].as_str(), Some(hold.id.as_str()));
@@ -248,16 +301,26 @@ fn apply_round(model: &mut Model, sent: &[Sent]) -> Result<(), TestCaseError> {
                     HoldState::Released => &["/problems/hold-released"],
                     HoldState::Expired => &["/problems/hold-expired"],
                 };
-                prop_assert!(expected.contains(&problem), "{:?} confirmed: {}", before[index], s.body);
+                prop_assert!(
+                    expected.contains(&problem),
+                    "{:?} confirmed: {}",
+                    before[index],
+                    s.body
+                );
             }
             (Act::Release(_), StatusCode::NO_CONTENT) => {
                 let index = s.named.expect("a named hold");
                 if model.holds[index].state == HoldState::Held {
                     model.holds[index].state = HoldState::Released;
                 }
-                prop_assert!(model.holds[index].state != HoldState::Confirmed, "released and confirmed");
+                prop_assert!(
+                    model.holds[index].state != HoldState::Confirmed,
+                    "released and confirmed"
+                );
             }
-            (Act::Release(_), StatusCode::CONFLICT) => prop_assert_eq!(problem, "/problems/hold-confirmed"),
+            (Act::Release(_), StatusCode::CONFLICT) => {
+                prop_assert_eq!(problem, "/problems/hold-confirmed")
+            }
             (Act::Cancel(_), StatusCode::OK) => {
                 let index = s.named.expect("a named purchase");
                 model.purchases[index].cancelled = true;
@@ -281,11 +344,21 @@ async fn check(app: &TestApp, db: &TestDatabase, model: &Model) -> Result<(), Te
         let (held, sold) = (model.held(ticket), model.sold(ticket));
         prop_assert_eq!(shown["held"].as_i64(), Some(held), "ticket {} held", ticket);
         prop_assert_eq!(shown["sold"].as_i64(), Some(sold), "ticket {} sold", ticket);
-        prop_assert_eq!(shown["allocation"].as_i64(), Some(total - held - sold), "ticket {} left", ticket);
+        prop_assert_eq!(
+            shown["allocation"].as_i64(),
+            Some(total - held - sold),
+            "ticket {} left",
+            ticket
+        );
         prop_assert!(total - held - sold >= 0);
         if let Some(max) = max_per_user {
             for buyer in 0..BUYERS {
-                prop_assert!(model.owned(ticket, buyer) <= max, "buyer {} over {}", buyer, max);
+                prop_assert!(
+                    model.owned(ticket, buyer) <= max,
+                    "buyer {} over {}",
+                    buyer,
+                    max
+                );
             }
         }
     }
@@ -309,10 +382,17 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 if let Some(max) = max_per_user {
                     body["max_per_user"] = json!(max);
                 }
-                let created: Value = app.post_json("/tickets", &body).await.json().await.expect("JSON");
+                let created: Value = app
+                    .post_json("/tickets", &body)
+                    .await
+                    .json()
+                    .await
+                    .expect("JSON");
                 let ticket = created["id"].as_i64().expect("an id");
                 model.created.push(ticket);
-                model.tickets.insert(ticket, (i64::from(allocation), max_per_user.map(i64::from)));
+                model
+                    .tickets
+                    .insert(ticket, (i64::from(allocation), max_per_user.map(i64::from)));
             }
             Step::Round(acts) => {
                 let sent = join_all(acts.iter().map(|&act| send(&app, &model, act))).await;
@@ -353,7 +433,14 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     .await;
                 let status = response.status();
                 let body: Value = response.json().await.unwrap_or_default();
-                prop_assert_eq!(status, StatusCode::CREATED, "{} of {} left: {}", quantity, left, body);
+                prop_assert_eq!(
+                    status,
+                    StatusCode::CREATED,
+                    "{} of {} left: {}",
+                    quantity,
+                    left,
+                    body
+                );
                 model.purchases.push(PurchaseModel {
                     id: body["id"].as_str().unwrap_or_default().to_owned(),
                     ticket,

@@ -215,3 +215,35 @@ async fn a_rush_over_tickets_that_do_not_exist_leaves_no_memory_behind() {
     );
     assert!(server.terminate().await);
 }
+
+/// A rush opens a thousand connections at once: the kernel must queue them
+/// all for the server to accept. A queue too short drops some, and the
+/// kernel retries a dropped one only after a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_connections_at_once_are_all_taken_at_once() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+
+    let started = Instant::now();
+    let connected = join_all((0..1000).map(|_| {
+        let address = address.clone();
+        async move {
+            let opened = Instant::now();
+            let stream = tokio::net::TcpStream::connect(&address).await;
+            (stream, opened.elapsed())
+        }
+    }))
+    .await;
+    let slowest = connected
+        .iter()
+        .map(|(_, took)| *took)
+        .max()
+        .unwrap_or_default();
+    assert!(connected.iter().all(|(stream, _)| stream.is_ok()));
+    assert!(
+        slowest < Duration::from_millis(900),
+        "a connection took {slowest:?} (all took {:?}): the listen queue overflowed",
+        started.elapsed()
+    );
+}
