@@ -3,12 +3,6 @@
 
 use std::process::ExitCode;
 
-/// mimalloc rather than the system allocator: it costs the request path
-/// less (allocation was a tenth of the server's time in a profile of the
-/// purchase path), and it gives memory back to the system after a rush.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use tickets_server::config::{Config, DEFAULT_LISTEN_ADDR};
 use tickets_server::startup::Application;
 use tickets_server::{healthcheck, telemetry};
