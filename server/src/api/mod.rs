@@ -41,6 +41,13 @@ const ORDER_BATCH: usize = 512;
 /// The most ticket reads one statement answers.
 const READ_BATCH: usize = 1024;
 
+/// The fewest requests for which a batch starts while another of its kind
+/// runs. Fewer wait for the running one to end and go in the next, larger
+/// batch: measured with scripts/bench.sh on 2 cores, reads went from 27,000/s
+/// to 40,000/s and spread purchases from 7,000/s to 11,000/s, because the
+/// database's cost is mostly per statement, not per row.
+const PARALLEL_BATCH: usize = 16;
+
 /// A health check answers from the database's last answer when it is this
 /// recent, rather than asking again: during a rush the probe is answered at
 /// once instead of queueing behind the buyers.
@@ -80,6 +87,7 @@ impl TicketsApi {
         let queue = |max_batch, max_in_flight| CoalescerSettings {
             max_batch,
             max_in_flight,
+            min_parallel_batch: PARALLEL_BATCH,
             max_waiting: settings.queue_depth,
             connect_timeout: settings.connect_timeout,
         };

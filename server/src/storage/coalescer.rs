@@ -62,6 +62,9 @@ pub struct CoalescerSettings {
     pub max_batch: usize,
     /// The most batches running at once.
     pub max_in_flight: usize,
+    /// The fewest requests waiting for which a batch starts while another
+    /// runs.
+    pub min_parallel_batch: usize,
     /// The most requests waiting for a batch; more are refused at once.
     pub max_waiting: usize,
     /// How long a request waits for its batch to start.
@@ -239,7 +242,11 @@ impl<R: BatchRunner> Shared<R> {
         if queue.closed {
             return None;
         }
-        Some(!queue.ready.is_empty() && queue.in_flight < self.settings.max_in_flight)
+        // A second batch alongside a running one only pays when enough
+        // requests wait for it: a few can wait for the next, in a larger
+        // batch, which costs the database less per request.
+        let enough = queue.in_flight == 0 || queue.waiting >= self.settings.min_parallel_batch;
+        Some(!queue.ready.is_empty() && queue.in_flight < self.settings.max_in_flight && enough)
     }
 }
 

@@ -6,6 +6,11 @@
 /// type) interleaved with its SQL text, and the SQL types of the rows it
 /// returns, if any.
 ///
+/// A statement marked `#[planned_each_time]` is not kept prepared: PostgreSQL
+/// plans it for the values it gets. For a lookup in a table that starts
+/// empty and grows (idempotency keys), a plan kept from when the table was
+/// small scans the whole table long after an index lookup is due.
+///
 /// ```ignore
 /// statement! {
 ///     /// Doc.
@@ -16,6 +21,26 @@
 /// ```
 macro_rules! statement {
     (
+        #[planned_each_time]
+        $(#[$attr:meta])*
+        $name:ident $(-> $rows:ty)? {
+            $head:literal
+            $( $field:ident: $rust:ty as $sql_type:ty, $tail:literal )*
+        }
+    ) => {
+        statement!(@define true, $(#[$attr])* $name $(-> $rows)? { $head $($field: $rust as $sql_type, $tail)* });
+    };
+    (
+        $(#[$attr:meta])*
+        $name:ident $(-> $rows:ty)? {
+            $head:literal
+            $( $field:ident: $rust:ty as $sql_type:ty, $tail:literal )*
+        }
+    ) => {
+        statement!(@define false, $(#[$attr])* $name $(-> $rows)? { $head $($field: $rust as $sql_type, $tail)* });
+    };
+    (
+        @define $planned_each_time:literal,
         $(#[$attr:meta])*
         $name:ident $(-> $rows:ty)? {
             $head:literal
@@ -39,6 +64,9 @@ macro_rules! statement {
                 &'b self,
                 #[allow(unused_mut)] mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
             ) -> diesel::QueryResult<()> {
+                if $planned_each_time {
+                    out.unsafe_to_cache_prepared();
+                }
                 out.push_sql($head);
                 $(
                     out.push_bind_param::<$sql_type, _>(&self.$field)?;

@@ -434,6 +434,7 @@ statement! {
 }
 
 statement! {
+    #[planned_each_time]
     /// The live answers stored under the keys.
     FindKeys -> (Text, Text, Int2, Nullable<Text>, Nullable<Text>) {
         "SELECT key, fingerprint, status, location, body FROM idempotency_keys \
