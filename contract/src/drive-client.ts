@@ -5,11 +5,15 @@
 //   node build/js/src/drive-client.js http://127.0.0.1:PORT
 import {
     Configuration,
+    HoldStatusEnum,
+    HoldsApi,
     ProblemFromJSON,
+    ProblemLimitEnum,
     PurchasesApi,
     ResponseError,
     TicketsApi,
 } from "../build/client";
+import type { Problem } from "../build/client";
 
 class Mismatch extends Error {}
 
@@ -19,8 +23,8 @@ function check(condition: boolean, message: string): void {
     }
 }
 
-// The sold-out purchase's error, or a mismatch if the call did not fail as
-// the spec says it must.
+// The failed call's error, or a mismatch if the call did not fail as the
+// spec says it must.
 async function expectFailure(call: () => Promise<unknown>): Promise<ResponseError> {
     try {
         await call();
@@ -29,6 +33,92 @@ async function expectFailure(call: () => Promise<unknown>): Promise<ResponseErro
         return error as ResponseError;
     }
     throw new Mismatch("expected the call to fail, it succeeded");
+}
+
+// The problem a call failed with: the status and the type it must have,
+// carried as application/problem+json.
+async function expectProblem(what: string, call: () => Promise<unknown>, status: number, type: string): Promise<Problem> {
+    const response = (await expectFailure(call)).response;
+    check(response.status === status, `${what}: status ${response.status}, expected ${status}`);
+    const contentType = response.headers.get("content-type");
+    check(contentType === "application/problem+json", `${what}: content type ${contentType}`);
+    const problem = ProblemFromJSON(await response.json());
+    check(problem.status === status, `${what}: problem status ${problem.status}`);
+    check(problem.type === type, `${what}: problem type ${problem.type}, expected ${type}`);
+    return problem;
+}
+
+// A checkout as a frontend builds it: hold, confirm, cancel, and a buyer
+// stopped by the ticket's per-buyer limit.
+async function checkout(config: Configuration, buyer: string): Promise<void> {
+    const tickets = new TicketsApi(config);
+    const holds = new HoldsApi(config);
+    const purchases = new PurchasesApi(config);
+
+    const created = await tickets.createTicket({
+        ticketCreate: { name: "checkout", desc: "holds from TypeScript", allocation: 5, maxPerUser: 3 },
+    });
+    check(created.maxPerUser === 3, `created ticket maxPerUser ${created.maxPerUser}, expected 3`);
+
+    const hold = await holds.createHold({ id: created.id, holdCreate: { quantity: 2, userId: buyer, ttlSeconds: 120 } });
+    check(hold.status === HoldStatusEnum.Held && hold.quantity === 2, `hold ${JSON.stringify(hold)}`);
+    const lifetime = hold.expiresAt.getTime() - hold.createdAt.getTime();
+    check(lifetime === 120_000, `hold lifetime ${lifetime} ms, expected 120000`);
+    const duringCheckout = await tickets.getTicket({ id: created.id });
+    check(
+        duringCheckout.allocation === 3 && duringCheckout.held === 2 && duringCheckout.sold === 0 && duringCheckout.total === 5,
+        `ticket during checkout ${JSON.stringify(duringCheckout)}`,
+    );
+
+    // Two held and one more wanted is the buyer's limit of 3; two more is past it.
+    const limited = await expectProblem(
+        "purchase past the per-buyer limit",
+        () => purchases.purchaseTickets({ id: created.id, purchaseCreate: { quantity: 2, userId: buyer } }),
+        409,
+        "/problems/limit-exceeded",
+    );
+    check(
+        limited.limit === ProblemLimitEnum.MaxPerUser && limited.remainingForBuyer === 1,
+        `limit problem ${JSON.stringify(limited)}`,
+    );
+
+    const bought = await holds.confirmHold({ id: created.id, holdId: hold.id });
+    check(bought.holdId === hold.id && bought.quantity === 2, `confirmed purchase ${JSON.stringify(bought)}`);
+    const confirmed = await holds.getHold({ id: created.id, holdId: hold.id });
+    check(
+        confirmed.status === HoldStatusEnum.Confirmed && confirmed.purchaseId === bought.id,
+        `hold after confirming ${JSON.stringify(confirmed)}`,
+    );
+    const again = await expectProblem(
+        "confirming twice",
+        () => holds.confirmHold({ id: created.id, holdId: hold.id }),
+        409,
+        "/problems/hold-confirmed",
+    );
+    check(again.purchaseId === bought.id, `hold-confirmed problem names ${again.purchaseId}, expected ${bought.id}`);
+
+    const cancelled = await purchases.cancelPurchase({ id: created.id, purchaseId: bought.id });
+    check(cancelled.cancelledAt instanceof Date, `cancelled purchase ${JSON.stringify(cancelled)}`);
+    const cancelledAgain = await purchases.cancelPurchase({ id: created.id, purchaseId: bought.id });
+    check(
+        cancelledAgain.cancelledAt?.getTime() === cancelled.cancelledAt?.getTime(),
+        "cancelling twice changed the purchase's cancelled_at",
+    );
+
+    const released = await holds.createHold({ id: created.id, holdCreate: { quantity: 1, userId: buyer } });
+    await holds.releaseHold({ id: created.id, holdId: released.id });
+    await expectProblem(
+        "confirming a released hold",
+        () => holds.confirmHold({ id: created.id, holdId: released.id }),
+        409,
+        "/problems/hold-released",
+    );
+
+    const after = await tickets.getTicket({ id: created.id });
+    check(
+        after.allocation === 5 && after.held === 0 && after.sold === 0 && after.total === 5,
+        `ticket after cancelling and releasing ${JSON.stringify(after)}`,
+    );
 }
 
 async function main(basePath: string): Promise<void> {
@@ -63,20 +153,22 @@ async function main(basePath: string): Promise<void> {
         `purchase record ${JSON.stringify(record)}`,
     );
 
-    const soldOut = await expectFailure(() =>
-        purchases.purchaseTickets({ id: created.id, purchaseCreate: { quantity: 1, userId: buyer } }),
+    const soldOut = await expectProblem(
+        "sold-out purchase",
+        () => purchases.purchaseTickets({ id: created.id, purchaseCreate: { quantity: 1, userId: buyer } }),
+        409,
+        "/problems/not-enough-tickets",
     );
-    const response = soldOut.response;
-    check(response.status === 409, `sold-out purchase: status ${response.status}, expected 409`);
-    const contentType = response.headers.get("content-type");
-    check(contentType === "application/problem+json", `sold-out purchase: content type ${contentType}`);
-    const problem = ProblemFromJSON(await response.json());
-    check(problem.status === 409, `sold-out problem status ${problem.status}`);
-    check(problem.remaining === 0, `sold-out problem remaining ${problem.remaining}, expected 0`);
+    check(soldOut.remaining === 0, `sold-out problem remaining ${soldOut.remaining}, expected 0`);
 
     const after = await tickets.getTicket({ id: created.id });
     check(after.allocation === 0, `allocation after selling out: ${after.allocation}, expected 0`);
-    console.log("typed client: create, get, purchase 2, read the record, sold-out 409 problem with remaining 0");
+
+    await checkout(config, buyer);
+    console.log(
+        "typed client: create, get, purchase 2, read the record, sold-out 409 problem with remaining 0; " +
+            "hold, limit-exceeded 409, confirm, hold-confirmed 409, cancel twice, release, hold-released 409",
+    );
 }
 
 const base = process.argv[2];
