@@ -222,6 +222,60 @@ async fn send(app: &TestApp, model: &Model, act: Act) -> Sent {
     }
 }
 
+/// Brings the model up to a purchase or hold made.
+fn record_made(model: &mut Model, s: &Sent, buyer: usize, q: u32) -> Result<(), TestCaseError> {
+    prop_assert_eq!(s.body["quantity"].as_i64(), Some(i64::from(q)));
+    let id = s.body["id"].as_str().unwrap_or_default().to_owned();
+    if matches!(s.act, Act::Buy(..)) {
+        model.purchases.push(PurchaseModel {
+            id,
+            ticket: s.ticket,
+            buyer,
+            quantity: i64::from(q),
+            cancelled: false,
+        });
+    } else {
+        model.holds.push(HoldModel {
+            id,
+            ticket: s.ticket,
+            buyer,
+            quantity: i64::from(q),
+            state: HoldState::Held,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a confirmation against the holds as they stood before the round,
+/// and brings the model up to it.
+fn record_confirmed(
+    model: &mut Model,
+    s: &Sent,
+    before: &[HoldState],
+) -> Result<(), TestCaseError> {
+    let index = s.named.expect("a named hold");
+    prop_assert_eq!(before[index], HoldState::Held, "only a held hold confirms");
+    prop_assert!(
+        model.holds[index].state != HoldState::Confirmed,
+        "confirmed twice"
+    );
+    prop_assert!(
+        model.holds[index].state != HoldState::Released,
+        "confirmed and released"
+    );
+    model.holds[index].state = HoldState::Confirmed;
+    let hold = model.holds[index].clone();
+    prop_assert_eq!(s.body["hold_id"].as_str(), Some(hold.id.as_str()));
+    model.purchases.push(PurchaseModel {
+        id: s.body["id"].as_str().unwrap_or_default().to_owned(),
+        ticket: hold.ticket,
+        buyer: hold.buyer,
+        quantity: hold.quantity,
+        cancelled: false,
+    });
+    Ok(())
+}
+
 /// Checks each answer of a round against the model before it, and brings
 /// the model up to what the answers say happened.
 fn apply_round(model: &mut Model, sent: &[Sent]) -> Result<(), TestCaseError> {
@@ -239,28 +293,9 @@ fn apply_round(model: &mut Model, sent: &[Sent]) -> Result<(), TestCaseError> {
                 prop_assert!(matches!(status, StatusCode::OK | StatusCode::NOT_FOUND));
             }
             (Act::Buy(..) | Act::Hold(..), StatusCode::NOT_FOUND) => prop_assert!(unknown),
-            (Act::Buy(_, buyer, q), StatusCode::CREATED)
-            | (Act::Hold(_, buyer, q), StatusCode::CREATED) => {
+            (Act::Buy(_, buyer, q) | Act::Hold(_, buyer, q), StatusCode::CREATED) => {
                 prop_assert!(!unknown);
-                prop_assert_eq!(s.body["quantity"].as_i64(), Some(i64::from(q)));
-                let id = s.body["id"].as_str().unwrap_or_default().to_owned();
-                if matches!(s.act, Act::Buy(..)) {
-                    model.purchases.push(PurchaseModel {
-                        id,
-                        ticket: s.ticket,
-                        buyer,
-                        quantity: i64::from(q),
-                        cancelled: false,
-                    });
-                } else {
-                    model.holds.push(HoldModel {
-                        id,
-                        ticket: s.ticket,
-                        buyer,
-                        quantity: i64::from(q),
-                        state: HoldState::Held,
-                    });
-                }
+                record_made(model, s, buyer, q)?;
             }
             (Act::Buy(..) | Act::Hold(..), StatusCode::CONFLICT) => prop_assert!(
                 matches!(
@@ -270,28 +305,7 @@ fn apply_round(model: &mut Model, sent: &[Sent]) -> Result<(), TestCaseError> {
                 "{}",
                 s.body
             ),
-            (Act::Confirm(_), StatusCode::CREATED) => {
-                let index = s.named.expect("a named hold");
-                prop_assert_eq!(before[index], HoldState::Held, "only a held hold confirms");
-                prop_assert!(
-                    model.holds[index].state != HoldState::Confirmed,
-                    "confirmed twice"
-                );
-                prop_assert!(
-                    model.holds[index].state != HoldState::Released,
-                    "confirmed and released"
-                );
-                model.holds[index].state = HoldState::Confirmed;
-                let hold = model.holds[index].clone();
-                prop_assert_eq!(s.body["hold_id"].as_str(), Some(hold.id.as_str()));
-                model.purchases.push(PurchaseModel {
-                    id: s.body["id"].as_str().unwrap_or_default().to_owned(),
-                    ticket: hold.ticket,
-                    buyer: hold.buyer,
-                    quantity: hold.quantity,
-                    cancelled: false,
-                });
-            }
+            (Act::Confirm(_), StatusCode::CREATED) => record_confirmed(model, s, &before)?,
             (Act::Confirm(_), StatusCode::CONFLICT) => {
                 let index = s.named.expect("a named hold");
                 let expected = match before[index] {
@@ -319,7 +333,7 @@ fn apply_round(model: &mut Model, sent: &[Sent]) -> Result<(), TestCaseError> {
                 );
             }
             (Act::Release(_), StatusCode::CONFLICT) => {
-                prop_assert_eq!(problem, "/problems/hold-confirmed")
+                prop_assert_eq!(problem, "/problems/hold-confirmed");
             }
             (Act::Cancel(_), StatusCode::OK) => {
                 let index = s.named.expect("a named purchase");
