@@ -7,6 +7,18 @@ use crate::models;
 use crate::header;
 #[cfg(feature = "validate")]
 use serde_valid::Validate;
+/// An optional property the spec does not mark `nullable` may be left out,
+/// but not sent as `null`: a `null` is refused as the wrong type, as the
+/// schema refuses it.
+#[allow(dead_code)]
+fn deserialize_present<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 
 /// One offending value: `pointer` locates it in the request body, `parameter` names it when it is a parameter (in the path, the query string or a header)
 #[derive(Debug, Clone, PartialEq, Validate, serde::Serialize, serde::Deserialize)]
@@ -14,12 +26,14 @@ use serde_valid::Validate;
 pub struct FieldError {
     /// A JSON pointer (RFC 6901) into the request body
     #[serde(rename = "pointer")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
     #[serde(skip_serializing_if="Option::is_none")]
     pub pointer: Option<String>,
 
     /// The name of the offending parameter, as the spec names it
     #[serde(rename = "parameter")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
     #[serde(skip_serializing_if="Option::is_none")]
     pub parameter: Option<String>,
@@ -665,6 +679,7 @@ pub struct Hold {
 
     /// The purchase it became, once confirmed
     #[serde(rename = "purchase_id")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
     #[serde(skip_serializing_if="Option::is_none")]
     pub purchase_id: Option<uuid::Uuid>,
@@ -906,6 +921,7 @@ pub struct HoldCreate {
     #[cfg_attr(not(feature = "validate"), validate(
             range(min = 1u32, max = 86400u32),
         ))]
+    #[serde(default, deserialize_with = "deserialize_present")]
     #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
     #[cfg_attr(feature = "validate", validate(maximum = 86400u32))]
 
@@ -1252,6 +1268,7 @@ pub struct Problem {
 
     /// Each offending value (400 only)
     #[serde(rename = "errors")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
     #[cfg_attr(feature = "validate", validate)]
     #[serde(skip_serializing_if="Option::is_none")]
@@ -1262,12 +1279,14 @@ pub struct Problem {
     #[cfg_attr(not(feature = "validate"), validate(
             range(min = 0u32),
         ))]
+    #[serde(default, deserialize_with = "deserialize_present")]
     #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
 
     #[serde(skip_serializing_if="Option::is_none")]
     pub remaining: Option<u32>,
 
     #[serde(rename = "limit")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
     #[cfg_attr(feature = "validate", validate)]
     #[serde(skip_serializing_if="Option::is_none")]
@@ -1278,6 +1297,7 @@ pub struct Problem {
     #[cfg_attr(not(feature = "validate"), validate(
             range(min = 0u32),
         ))]
+    #[serde(default, deserialize_with = "deserialize_present")]
     #[cfg_attr(feature = "validate", validate(minimum = 0u32))]
 
     #[serde(skip_serializing_if="Option::is_none")]
@@ -1285,6 +1305,7 @@ pub struct Problem {
 
     /// The purchase a confirmed hold became (409 hold-confirmed only)
     #[serde(rename = "purchase_id")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
     #[serde(skip_serializing_if="Option::is_none")]
     pub purchase_id: Option<uuid::Uuid>,
@@ -1677,12 +1698,14 @@ pub struct Purchase {
 
     /// The hold it was confirmed from, if any
     #[serde(rename = "hold_id")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
     #[serde(skip_serializing_if="Option::is_none")]
     pub hold_id: Option<uuid::Uuid>,
 
     /// When it was cancelled, if it was; its tickets were then put back on sale
     #[serde(rename = "cancelled_at")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
     #[serde(skip_serializing_if="Option::is_none")]
     pub cancelled_at: Option<chrono::DateTime::<chrono::Utc>>,
@@ -2110,6 +2133,7 @@ pub struct PurchasePage {
     #[cfg_attr(not(feature = "validate"), validate(
            regex(path = *RE_PURCHASEPAGE_NEXT_CURSOR),
         ))]
+    #[serde(default, deserialize_with = "deserialize_present")]
     #[cfg_attr(feature = "validate", validate(pattern = "^[0-9]{1,18}$"))]
 
     #[serde(skip_serializing_if="Option::is_none")]
@@ -2358,6 +2382,7 @@ pub struct Ticket {
     #[cfg_attr(not(feature = "validate"), validate(
             range(min = 1u32),
         ))]
+    #[serde(default, deserialize_with = "deserialize_present")]
     #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
 
     #[serde(skip_serializing_if="Option::is_none")]
@@ -2368,6 +2393,7 @@ pub struct Ticket {
     #[cfg_attr(not(feature = "validate"), validate(
             range(min = 1u32),
         ))]
+    #[serde(default, deserialize_with = "deserialize_present")]
     #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
 
     #[serde(skip_serializing_if="Option::is_none")]
@@ -2649,6 +2675,7 @@ pub struct TicketCreate {
     #[cfg_attr(not(feature = "validate"), validate(
             range(min = 1u32, max = 2147483647u32),
         ))]
+    #[serde(default, deserialize_with = "deserialize_present")]
     #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
     #[cfg_attr(feature = "validate", validate(maximum = 2147483647u32))]
 
@@ -2660,6 +2687,7 @@ pub struct TicketCreate {
     #[cfg_attr(not(feature = "validate"), validate(
             range(min = 1u32, max = 2147483647u32),
         ))]
+    #[serde(default, deserialize_with = "deserialize_present")]
     #[cfg_attr(feature = "validate", validate(minimum = 1u32))]
     #[cfg_attr(feature = "validate", validate(maximum = 2147483647u32))]
 

@@ -83,6 +83,15 @@ async fn assert_refused(
     r#"{"name": "n", "desc": "d", "allocation": "10"}"#,
     Some("/allocation")
 )]
+// An optional limit may be left out, but the schema has no `null` for it.
+#[case::null_per_purchase_limit(
+    r#"{"name": "n", "desc": "d", "allocation": 1, "max_per_purchase": null}"#,
+    Some("/max_per_purchase")
+)]
+#[case::null_per_user_limit(
+    r#"{"name": "n", "desc": "d", "allocation": 1, "max_per_user": null}"#,
+    Some("/max_per_user")
+)]
 #[tokio::test]
 async fn creating_refuses_bad_bodies(#[case] body: &str, #[case] pointer: Option<&str>) {
     assert_refused(

@@ -260,6 +260,7 @@ async fn a_holds_lifetime_is_moved_into_the_servers_range(#[case] asked: u32, #[
 #[case::zero_quantity(json!({"quantity": 0, "user_id": "406c1d05-bbb2-4e94-b183-7d208c2692e1"}), "/quantity")]
 #[case::zero_ttl(json!({"quantity": 1, "user_id": "406c1d05-bbb2-4e94-b183-7d208c2692e1", "ttl_seconds": 0}), "/ttl_seconds")]
 #[case::over_a_day(json!({"quantity": 1, "user_id": "406c1d05-bbb2-4e94-b183-7d208c2692e1", "ttl_seconds": 86_401}), "/ttl_seconds")]
+#[case::null_ttl(json!({"quantity": 1, "user_id": "406c1d05-bbb2-4e94-b183-7d208c2692e1", "ttl_seconds": null}), "/ttl_seconds")]
 #[case::no_buyer(json!({"quantity": 1}), "/user_id")]
 #[tokio::test]
 async fn a_bad_hold_is_400_and_holds_nothing(#[case] body: Value, #[case] pointer: &str) {
