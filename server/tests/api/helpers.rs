@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -47,6 +47,15 @@ impl TestDatabase {
     pub async fn count(&self, query: &str) -> i64 {
         let mut conn = self.connect().await;
         diesel::select(diesel::dsl::sql::<BigInt>(&format!("({query})")))
+            .get_result(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+    }
+
+    /// Runs `query`, which returns one TEXT (NULL as `None`).
+    pub async fn text(&self, query: &str) -> Option<String> {
+        let mut conn = self.connect().await;
+        diesel::select(diesel::dsl::sql::<Nullable<Text>>(&format!("({query})")))
             .get_result(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("{query}: {e}"))

@@ -1,5 +1,6 @@
 //! Idempotency-Key: retries replay the first answer and change nothing.
 
+use diesel_async::RunQueryDsl;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use rstest::rstest;
@@ -48,6 +49,114 @@ async fn a_retried_purchase_replays_its_answer_and_buys_nothing_more() {
 
     assert_eq!(app.remaining(ticket).await, 7);
     assert_eq!(db.count("SELECT count(*) FROM purchases").await, 1);
+}
+
+/// A keyed purchase or hold is answered, and its answer stored, by the batch
+/// statement that records it: what is stored (and replayed) is what was sent,
+/// byte for byte.
+#[rstest]
+#[case::purchase("purchases", json!({"quantity": 2, "user_id": BUYER}))]
+#[case::hold("holds", json!({"quantity": 2, "user_id": BUYER, "ttl_seconds": 90}))]
+#[tokio::test]
+async fn the_stored_answer_is_the_answer_sent(#[case] collection: &str, #[case] body: Value) {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let ticket = app.create_ticket(20).await;
+    let path = format!("/tickets/{ticket}/{collection}");
+
+    // Several, so that some share a batch.
+    let keys: Vec<String> = (0..8).map(|i| format!("{collection}-{i}")).collect();
+    let sent = join_all(keys.iter().map(|key| post(&app, &path, key, &body))).await;
+    for (key, response) in keys.iter().zip(sent) {
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("ASCII")
+            .to_owned();
+        let first = response.text().await.expect("body");
+
+        let stored =
+            |column: &str| format!("SELECT {column} FROM idempotency_keys WHERE key = '{key}'");
+        assert_eq!(
+            db.text(&stored("body")).await.as_deref(),
+            Some(first.as_str())
+        );
+        assert_eq!(
+            db.text(&stored("location")).await.as_deref(),
+            Some(location.as_str())
+        );
+
+        let replay = post(&app, &path, key, &body).await;
+        assert_eq!(replay.headers()["location"], location.as_str());
+        assert_eq!(
+            replay.text().await.expect("body"),
+            first,
+            "replayed byte for byte"
+        );
+    }
+    assert_eq!(app.remaining(ticket).await, 20 - 8 * 2);
+}
+
+/// The statement that stores a keyed answer writes its times as the server
+/// writes times in JSON: with no fraction, or 3 or 6 digits of one.
+#[rstest]
+#[case::whole_second("2026-11-25T21:12:42Z")]
+#[case::tenths("2026-11-25T21:12:42.1Z")]
+#[case::milliseconds("2026-11-25T21:12:42.012Z")]
+#[case::microseconds("2026-11-25T21:12:42.000123Z")]
+#[case::last_microsecond("1999-12-31T23:59:59.999999Z")]
+#[case::other_offset("2026-11-25T23:12:42.5+02:00")]
+#[tokio::test]
+async fn stored_times_read_as_the_server_writes_them(#[case] time: &str) {
+    let db = TestDatabase::create().await;
+    // The database's migrations run when a server starts on it.
+    let app = TestApp::start(&db).await;
+    let parsed: chrono::DateTime<chrono::Utc> = chrono::DateTime::parse_from_rfc3339(time)
+        .expect("an RFC 3339 time")
+        .into();
+    let server = serde_json::to_value(parsed).expect("JSON");
+
+    let stored = db
+        .text(&format!("SELECT rfc3339_utc('{time}'::timestamptz)"))
+        .await;
+
+    assert_eq!(stored.as_deref(), server.as_str());
+    app.stop().await;
+}
+
+/// A key another transaction holds (a request in flight on any replica) is
+/// never used by a batch: the request is told so, and buys nothing.
+#[tokio::test]
+async fn a_key_held_elsewhere_is_in_flight_and_buys_nothing() {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let ticket = app.create_ticket(5).await;
+    let path = format!("/tickets/{ticket}/purchases");
+    let body = json!({"quantity": 1, "user_id": BUYER});
+    let mut elsewhere = db.connect().await;
+    let lock = |verb: &str| format!("SELECT pg_advisory_{verb}(hashtextextended('taken', 0))");
+    diesel::sql_query(lock("lock"))
+        .execute(&mut elsewhere)
+        .await
+        .expect("taking the key");
+
+    let problem = assert_problem(
+        post(&app, &path, "taken", &body).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(problem["type"], "/problems/request-in-flight");
+    assert_eq!(app.remaining(ticket).await, 5);
+
+    diesel::sql_query(lock("unlock"))
+        .execute(&mut elsewhere)
+        .await
+        .expect("letting the key go");
+    assert_eq!(
+        post(&app, &path, "taken", &body).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(app.remaining(ticket).await, 4);
 }
 
 #[tokio::test]

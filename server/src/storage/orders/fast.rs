@@ -1,33 +1,58 @@
-//! The fast path: purchases and holds without keys, one statement for every
-//! ticket of the batch where all of them fit.
+//! The fast path: purchases and holds, one statement for every ticket of the
+//! batch where all of them fit.
+//!
+//! A keyed order takes it when its key is free: no answer is stored under
+//! it (live or expired) and no other transaction holds it. Its answer is
+//! then stored by the same statement, so it commits exactly with its change.
+//! The answer's body is rendered here, before the statement runs, with
+//! marks where the number, times and expiry go that only the statement
+//! knows; the statement writes them in as the server writes them in JSON.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use diesel::QueryResult;
 use diesel::result::{DatabaseErrorKind, Error as QueryError};
-use diesel::sql_types::{Array, Int4, Int8, Nullable, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Int2, Int4, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::{Action, Order, Outcome};
 use crate::storage::holds::{HoldRecord, HoldStatus};
+use crate::storage::idempotency::StoredResponse;
 use crate::storage::purchases::PurchaseRecord;
 use crate::storage::statement::statement;
 
-/// Whether `order` may take the fast path: a purchase or a hold, no key.
-pub(super) fn takes(order: &Order) -> bool {
-    order.key.is_none() && matches!(order.action, Action::Purchase(_) | Action::Hold { .. })
+/// Whether every order of a batch may take the fast path: each a purchase
+/// or a hold, and no key sent twice (the second waits for the first's
+/// answer, which the locked path gives).
+pub(super) fn takes_all(orders: &[Order]) -> bool {
+    let mut keys = HashSet::new();
+    orders.iter().all(|order| {
+        matches!(order.action, Action::Purchase(_) | Action::Hold { .. })
+            && order.key.as_ref().is_none_or(|key| keys.insert(&key.key))
+    })
 }
 
-/// Whether the statement failed because a buyer would pass a per-buyer
-/// limit: the `ticket_buyers` row refused it, so nothing of it happened.
-pub(super) fn refused_by_a_limit(error: &QueryError) -> bool {
-    matches!(
-        error,
-        QueryError::DatabaseError(DatabaseErrorKind::CheckViolation, info)
-            if info.constraint_name() == Some("ticket_buyers_within_limit")
-    )
+/// Whether the statement was refused by the schema, so that nothing of it
+/// happened and the locked path must decide its orders: a buyer would pass
+/// a per-buyer limit (the `ticket_buyers` row's CHECK), or an answer was
+/// stored under one of its keys after the statement looked (the key's
+/// primary key).
+pub(super) fn refused(error: &QueryError) -> bool {
+    let QueryError::DatabaseError(kind, info) = error else {
+        return false;
+    };
+    match kind {
+        DatabaseErrorKind::CheckViolation => {
+            info.constraint_name() == Some("ticket_buyers_within_limit")
+        }
+        DatabaseErrorKind::UniqueViolation => {
+            info.constraint_name() == Some("idempotency_keys_pkey")
+        }
+        _ => false,
+    }
 }
 
 /// The lifetime of a hold, in whole seconds (`None` for a purchase).
@@ -49,6 +74,109 @@ fn wanted(order: &Order) -> (Uuid, i32) {
     }
 }
 
+/// The outcome of `order` (a purchase or a hold) recorded as the row `id`:
+/// a purchase numbered `seq` at `at`, or a hold made at `at`, expiring at
+/// `expires_at`.
+fn recorded(
+    order: &Order,
+    id: Uuid,
+    seq: i64,
+    at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Outcome {
+    let (user_id, quantity) = wanted(order);
+    let ticket_id = order.ticket.get();
+    if matches!(order.action, Action::Hold { .. }) {
+        Outcome::Held(HoldRecord {
+            id,
+            ticket_id,
+            user_id,
+            quantity,
+            status: HoldStatus::Held,
+            created_at: at,
+            expires_at,
+            purchase_id: None,
+        })
+    } else {
+        Outcome::Purchased(PurchaseRecord {
+            id,
+            ticket_id,
+            user_id,
+            quantity,
+            purchased_at: at,
+            seq,
+            hold_id: None,
+            cancelled_at: None,
+        })
+    }
+}
+
+/// The marks in an answer rendered before the statement, for what only the
+/// statement knows; none can occur in an answer otherwise (the server's
+/// times have at most 6 fractional digits, and no answer of a purchase or
+/// hold has free text).
+struct Marks {
+    seq: i64,
+    at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    /// The marks as they read in the rendered JSON.
+    seq_text: String,
+    at_text: String,
+    expires_at_text: String,
+}
+
+static MARKS: LazyLock<Marks> = LazyLock::new(|| {
+    let seq = 987_654_321_987_654_321;
+    let at = Utc
+        .timestamp_opt(0, 123_456_789)
+        .single()
+        .unwrap_or_default();
+    let expires_at = Utc
+        .timestamp_opt(86_400, 123_456_789)
+        .single()
+        .unwrap_or_default();
+    let json = |time: DateTime<Utc>| {
+        serde_json::to_value(time)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    Marks {
+        seq,
+        at,
+        expires_at,
+        seq_text: seq.to_string(),
+        at_text: json(at),
+        expires_at_text: json(expires_at),
+    }
+});
+
+/// The answer to store under `order`'s key (if it has one) when it is
+/// recorded as the row `id`, with [`MARKS`] where the statement fills in.
+fn answer_template(order: &Order, id: Uuid) -> Option<StoredResponse> {
+    let key = order.key.as_ref()?;
+    let marks = &*MARKS;
+    let outcome = recorded(order, id, marks.seq, marks.at, marks.expires_at);
+    Some((key.answer)(order.ticket, &order.action, &outcome))
+}
+
+/// Each order's place among the batch's purchases of its ticket, from 1
+/// (0 for a hold): a purchase takes the ticket's next numbers in that order.
+fn places(orders: &[Order]) -> Vec<i32> {
+    let mut made: HashMap<i64, i32> = HashMap::new();
+    orders
+        .iter()
+        .map(|order| match order.action {
+            Action::Purchase(_) => {
+                let place = made.entry(order.ticket.get()).or_default();
+                *place += 1;
+                *place
+            }
+            _ => 0,
+        })
+        .collect()
+}
+
 /// Records the orders of every ticket where they all fit, in one statement;
 /// returns each of those orders (by index) with its outcome.
 pub(super) async fn record_where_all_fit(
@@ -56,12 +184,52 @@ pub(super) async fn record_where_all_fit(
     orders: &[Order],
     ids: &[Uuid],
 ) -> QueryResult<Vec<(usize, Outcome)>> {
+    // A batch without keys sends the key columns empty: `unnest` reads
+    // them as NULLs, without a NULL sent for each order and column.
+    let keyed = if orders.iter().any(|o| o.key.is_some()) {
+        orders
+    } else {
+        &[]
+    };
+    let answers: Vec<Option<StoredResponse>> = keyed
+        .iter()
+        .zip(ids)
+        .map(|(order, &id)| answer_template(order, id))
+        .collect();
+    let marks = &*MARKS;
     let sold: Vec<(i64, i64, DateTime<Utc>)> = RecordWhereAllFit {
         tickets: orders.iter().map(|o| o.ticket.get()).collect(),
         ids: ids.to_vec(),
         user_ids: orders.iter().map(|o| wanted(o).0).collect(),
         quantities: orders.iter().map(|o| wanted(o).1).collect(),
         lifetimes: orders.iter().map(lifetime_seconds).collect(),
+        places: places(orders),
+        keys: keyed
+            .iter()
+            .map(|o| o.key.as_ref().map(|k| k.key.clone()))
+            .collect(),
+        fingerprints: keyed
+            .iter()
+            .map(|o| o.key.as_ref().map(|k| k.fingerprint.clone()))
+            .collect(),
+        statuses: answers
+            .iter()
+            .map(|a| {
+                a.as_ref()
+                    .map(|a| i16::try_from(a.status).unwrap_or(i16::MAX))
+            })
+            .collect(),
+        locations: answers
+            .iter()
+            .map(|a| a.as_ref().and_then(|a| a.location.clone()))
+            .collect(),
+        bodies: answers
+            .into_iter()
+            .map(|a| a.and_then(|a| a.body))
+            .collect(),
+        seq_mark: marks.seq_text.clone(),
+        at_mark: marks.at_text.clone(),
+        expires_at_mark: marks.expires_at_text.clone(),
     }
     .load(conn)
     .await?;
@@ -85,33 +253,14 @@ pub(super) async fn record_where_all_fit(
         .filter_map(|(index, (order, &id))| {
             let ticket = order.ticket.get();
             let &(_, now) = sold.get(&ticket)?;
-            let (user_id, quantity) = wanted(order);
             let outcome = if let Action::Hold { lifetime, .. } = order.action {
-                Outcome::Held(HoldRecord {
-                    id,
-                    ticket_id: ticket,
-                    user_id,
-                    quantity,
-                    status: HoldStatus::Held,
-                    created_at: now,
-                    expires_at: now
-                        + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::MAX),
-                    purchase_id: None,
-                })
+                let expires_at =
+                    now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::MAX);
+                recorded(order, id, 0, now, expires_at)
             } else {
                 let seq = next_seq.get_mut(&ticket)?;
-                let record = PurchaseRecord {
-                    id,
-                    ticket_id: ticket,
-                    user_id,
-                    quantity,
-                    purchased_at: now,
-                    seq: *seq,
-                    hold_id: None,
-                    cancelled_at: None,
-                };
                 *seq += 1;
-                Outcome::Purchased(record)
+                recorded(order, id, *seq - 1, now, now)
             };
             Some((index, outcome))
         })
@@ -119,24 +268,39 @@ pub(super) async fn record_where_all_fit(
 }
 
 statement! {
-    /// [`record_where_all_fit`]'s statement. `locked` takes the row locks in
-    /// ticket order before `sold` changes any row. `buyers` adds to each
-    /// buyer's count under a per-buyer limit; a buyer past it fails the
-    /// whole statement (the row's CHECK), and the batch goes the locked way.
+    /// [`record_where_all_fit`]'s statement. `totals` takes each key's
+    /// advisory lock, without waiting, if no answer is stored under it; a
+    /// ticket with a key it could not take is left to the locked path. (It
+    /// looks a key up with a scalar subquery: an `EXISTS` may be planned as
+    /// a hash of the whole table.)
+    /// `locked` takes the row locks in ticket order before `sold` changes
+    /// any row. `buyers` adds to each buyer's count under a per-buyer limit;
+    /// a buyer past it fails the whole statement (the row's CHECK), as does
+    /// an answer stored under a key after `totals` looked (its primary key),
+    /// and the batch goes the locked way.
     RecordWhereAllFit -> (Int8, Int8, Timestamptz) {
         "WITH wanted AS (SELECT * FROM unnest("
         tickets: Vec<i64> as Array<Int8>, ", "
         ids: Vec<Uuid> as Array<SqlUuid>, ", "
         user_ids: Vec<Uuid> as Array<SqlUuid>, ", "
         quantities: Vec<i32> as Array<Int4>, ", "
-        lifetimes: Vec<Option<i32>> as Array<Nullable<Int4>>,
-        ") WITH ORDINALITY AS w (ticket_id, id, user_id, quantity, lifetime, ord)), \
+        lifetimes: Vec<Option<i32>> as Array<Nullable<Int4>>, ", "
+        places: Vec<i32> as Array<Int4>, ", "
+        keys: Vec<Option<String>> as Array<Nullable<Text>>, ", "
+        fingerprints: Vec<Option<String>> as Array<Nullable<Text>>, ", "
+        statuses: Vec<Option<i16>> as Array<Nullable<Int2>>, ", "
+        locations: Vec<Option<String>> as Array<Nullable<Text>>, ", "
+        bodies: Vec<Option<String>> as Array<Nullable<Text>>,
+        ") AS w (ticket_id, id, user_id, quantity, lifetime, place, key, fingerprint, status, location, body)), \
          totals AS (SELECT ticket_id, sum(quantity) AS total, max(quantity) AS largest, \
                            COALESCE(sum(quantity) FILTER (WHERE lifetime IS NOT NULL), 0) AS held, \
-                           count(*) FILTER (WHERE lifetime IS NULL) AS made \
-                      FROM wanted GROUP BY ticket_id), \
+                           count(*) FILTER (WHERE lifetime IS NULL) AS made, \
+                           bool_and(key IS NULL \
+                                    OR ((SELECT true FROM idempotency_keys k WHERE k.key = w.key) IS NULL \
+                                        AND pg_try_advisory_xact_lock(hashtextextended(key, 0)))) AS keys_free \
+                      FROM wanted w GROUP BY ticket_id), \
          locked AS (SELECT t.id FROM tickets t JOIN totals ON totals.ticket_id = t.id \
-                     ORDER BY t.id FOR UPDATE OF t), \
+                     WHERE totals.keys_free ORDER BY t.id FOR UPDATE OF t), \
          sold AS (UPDATE tickets t \
                      SET remaining = t.remaining - totals.total, \
                          held = t.held + totals.held, \
@@ -159,15 +323,23 @@ statement! {
                            held = ticket_buyers.held + excluded.held), \
          made AS (INSERT INTO purchases (id, ticket_id, user_id, quantity, seq) \
                   SELECT w.id, w.ticket_id, w.user_id, w.quantity, \
-                         sold.last_purchase_seq - sold.made \
-                           + row_number() OVER (PARTITION BY w.ticket_id ORDER BY w.ord) \
+                         sold.last_purchase_seq - sold.made + w.place \
                     FROM wanted w JOIN sold ON sold.id = w.ticket_id \
                    WHERE w.lifetime IS NULL), \
          kept AS (INSERT INTO holds (id, ticket_id, user_id, quantity, expires_at) \
                   SELECT w.id, w.ticket_id, w.user_id, w.quantity, \
                          now() + make_interval(secs => w.lifetime) \
                     FROM wanted w JOIN sold ON sold.id = w.ticket_id \
-                   WHERE w.lifetime IS NOT NULL) \
+                   WHERE w.lifetime IS NOT NULL), \
+         answered AS (INSERT INTO idempotency_keys (key, fingerprint, status, location, body) \
+                      SELECT w.key, w.fingerprint, w.status, w.location, \
+                             replace(replace(replace(w.body, "
+        seq_mark: String as Text, ", (sold.last_purchase_seq - sold.made + w.place)::text), "
+        at_mark: String as Text, ", rfc3339_utc(now())), "
+        expires_at_mark: String as Text, ", \
+                                     COALESCE(rfc3339_utc(now() + make_interval(secs => w.lifetime)), '')) \
+                        FROM wanted w JOIN sold ON sold.id = w.ticket_id \
+                       WHERE w.key IS NOT NULL) \
          SELECT id, last_purchase_seq, now() FROM sold"
     }
 }
@@ -196,31 +368,11 @@ pub(super) async fn find_made(
         .zip(ids)
         .enumerate()
         .filter_map(|(index, (order, &id))| {
-            let (user_id, quantity) = wanted(order);
-            let ticket_id = order.ticket.get();
             let outcome = if let Some(&(seq, purchased_at)) = purchases.get(&id) {
-                Outcome::Purchased(PurchaseRecord {
-                    id,
-                    ticket_id,
-                    user_id,
-                    quantity,
-                    purchased_at,
-                    seq,
-                    hold_id: None,
-                    cancelled_at: None,
-                })
+                recorded(order, id, seq, purchased_at, purchased_at)
             } else {
                 let &(created_at, expires_at) = holds.get(&id)?;
-                Outcome::Held(HoldRecord {
-                    id,
-                    ticket_id,
-                    user_id,
-                    quantity,
-                    status: HoldStatus::Held,
-                    created_at,
-                    expires_at,
-                    purchase_id: None,
-                })
+                recorded(order, id, 0, created_at, expires_at)
             };
             Some((index, outcome))
         })

@@ -3,15 +3,17 @@
 //! tickets of expired holds), decided in batches of any tickets, keyed or
 //! not, in as few statements and commits as possible.
 //!
-//! A batch of purchases and holds without idempotency keys is first tried
-//! as one statement ([`fast`]): for every ticket of the batch whose orders
-//! all fit (and keep its limits), take their total and insert their rows,
-//! under the ticket's row lock, taken in ticket order so that concurrent
-//! batches, from any replica, cannot deadlock. One round trip and one
-//! commit for the whole batch.
+//! A batch of purchases and holds is first tried as one statement
+//! ([`fast`]): for every ticket of the batch whose orders all fit (and keep
+//! its limits, and whose keys are free), take their total and insert their
+//! rows and the answers stored under their keys, under the ticket's row
+//! lock, taken in ticket order so that concurrent batches, from any
+//! replica, cannot deadlock. One round trip and one commit for the whole
+//! batch.
 //!
 //! Whatever is left (tickets where not everything fits, unknown tickets,
-//! keyed orders, confirmations, releases, cancellations) is decided in one
+//! keys used before or in flight, confirmations, releases, cancellations)
+//! is decided in one
 //! transaction ([`locked`]): lock the tickets (in ticket order) and the
 //! keys, read what the orders name, decide each in arrival order
 //! ([`decide`]), and write every change and every stored answer in one
@@ -209,7 +211,7 @@ impl OrderBatches {
         // request knows its row.
         let ids: Vec<Uuid> = orders.iter().map(|_| Uuid::now_v7()).collect();
 
-        if orders.iter().all(fast::takes) {
+        if fast::takes_all(orders) {
             let made = match fast::record_where_all_fit(&mut conn, orders, &ids).await {
                 Err(error) if is_lost_connection(&error) => {
                     tracing::warn!(%error, "connection lost during a batch; resuming on another");
@@ -217,10 +219,9 @@ impl OrderBatches {
                     // The statement committed all its rows or none.
                     fast::find_made(&mut conn, orders, &ids).await?
                 }
-                // A buyer past a per-buyer limit: the schema refused the
-                // statement, so nothing of it happened. The locked path
-                // decides each order.
-                Err(error) if fast::refused_by_a_limit(&error) => Vec::new(),
+                // The schema refused the statement, so nothing of it
+                // happened. The locked path decides each order.
+                Err(error) if fast::refused(&error) => Vec::new(),
                 made => made?,
             };
             for (index, outcome) in made {
