@@ -6,6 +6,7 @@ mod bad_input;
 mod batches;
 mod cancellations;
 mod chaos_proxy;
+mod checkout_faults;
 mod commit_order;
 mod concurrency;
 mod configuration;

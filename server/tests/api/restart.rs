@@ -12,7 +12,7 @@ use crate::helpers::{TestApp, TestDatabase};
 /// Ends every session of the test database as a restart does: PostgreSQL
 /// sends each the same FATAL (57P01, "terminating connection due to
 /// administrator command") before closing it.
-async fn end_every_connection(db: &TestDatabase) {
+pub async fn end_every_connection(db: &TestDatabase) {
     db.admin(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = '{db}' AND pid <> pg_backend_pid()",
