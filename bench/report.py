@@ -25,6 +25,8 @@ LABELS = {
     "hot": "purchases, 1 hot ticket",
     "hot-naive": "purchases, 1 hot ticket (reference)",
     "keyed-hot": "purchases, 1 hot ticket, a new Idempotency-Key each",
+    "limited-hot": "purchases, 1 hot ticket with max_per_user, a new buyer each",
+    "checkout": "checkouts (hold, then confirm), 1 hot ticket: confirmed holds",
     "spread": "purchases over 1,000 tickets",
     "read": "GET /tickets/{id} over 1,000",
     "ceiling": "HTTP ceiling: GET, server / nginx",
@@ -36,6 +38,7 @@ LABELS = {
 ANCHORS = {
     "purchase-one": "same statement, one ticket, -M prepared",
     "purchase-spread": "same statement, random of 1,000 tickets, -M prepared",
+    "checkout-one": "same statements (hold; confirm), one ticket, -M prepared",
     "naive-one": "naive transaction (BEGIN; UPDATE; INSERT; COMMIT), one ticket, -M prepared",
     "read": "same primary-key SELECT, random of 1,000, -M prepared",
     "nginx": "nginx return 200, a ticket's JSON",
@@ -43,6 +46,7 @@ ANCHORS = {
 GOALS = {
     "hot": Goal(20.0, 10),
     "keyed-hot": Goal(10.0, 20),
+    "limited-hot": Goal(10.0, 20),
     "spread": Goal(1.0, 20),
     "read": Goal(0.6),
 }
@@ -54,7 +58,8 @@ HEALTHZ_P99_MS = 50
 
 
 def rate(row: dict) -> float:
-    """Successful requests per second through the server."""
+    """Successes per second through the server: requests answered 2xx, or
+    for checkouts, holds confirmed."""
     return row["successes"] / (row["server"]["duration_us"] / 1e6)
 
 

@@ -16,16 +16,18 @@
 #                                       proves the script works (CI)
 #
 # Workloads: hot (with the naive transaction as a reference row), keyed-hot,
-# spread, read, ceiling, memory, overload (1,024 connections on one ticket
-# against a server of its own with every default, /healthz probed on a new
-# connection every 100 ms during the rush).
+# limited-hot (a ticket with a per-buyer limit, a new buyer each purchase),
+# checkout (hold, then confirm, on one ticket), spread, read, ceiling,
+# memory, overload (1,024 connections on one ticket against a server of its
+# own with every default, /healthz probed on a new connection every 100 ms
+# during the rush).
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
 source "$repo_root/scripts/lib/server.sh"
 cd "$repo_root"
 
-workloads=(hot keyed-hot spread read ceiling memory overload)
+workloads=(hot keyed-hot limited-hot checkout spread read ceiling memory overload)
 duration=15
 connections=64
 smoke=
@@ -142,14 +144,22 @@ read -r hot_server _ <<<"$(new_tickets 1)"
 read -r keyed_server _ <<<"$(new_tickets 1)"
 read -r hot_anchor _ <<<"$(new_tickets 1)"
 read -r naive_anchor _ <<<"$(new_tickets 1)"
+read -r limited_server _ <<<"$(new_tickets 1)"
+sql "UPDATE tickets SET max_per_user = 4 WHERE id = $limited_server"
+read -r checkout_server _ <<<"$(new_tickets 1)"
+read -r checkout_anchor _ <<<"$(new_tickets 1)"
 read -r spread_server_first spread_server_last <<<"$(new_tickets 1000)"
 read -r spread_anchor_first spread_anchor_last <<<"$(new_tickets 1000)"
 read -r overload_server _ <<<"$(new_tickets 1)"
 
-# Every ticket: what is left plus what was bought is what was allocated.
+# Every ticket: what is left, what is held and what was bought (and not
+# cancelled) make what was allocated; what is held is what its holds hold.
 books_balance() {
-    [[ $(sql "SELECT count(*) FROM tickets t WHERE t.remaining + COALESCE(
-        (SELECT sum(quantity) FROM purchases p WHERE p.ticket_id = t.id), 0) <> t.allocation") == 0 ]]
+    [[ $(sql "SELECT count(*) FROM tickets t
+               WHERE t.remaining + t.held + COALESCE((SELECT sum(quantity) FROM purchases p
+                      WHERE p.ticket_id = t.id AND p.cancelled_at IS NULL), 0) <> t.allocation
+                  OR t.held <> COALESCE((SELECT sum(quantity) FROM holds h
+                      WHERE h.ticket_id = t.id AND h.status = 'held'), 0)") == 0 ]]
 }
 
 # Purchase rows of the tickets FIRST..LAST and idempotency keys stored, read
@@ -161,26 +171,35 @@ counts() {
 
 # Waits until the database has run no statement for a moment, so that what
 # wrk left in flight at its stop has finished before anything is counted or
-# the next measurement starts.
+# the next measurement starts; then checkpoints and vacuums, so that the
+# database's catching up after one measurement (a checkpoint of its WAL, an
+# autovacuum of the rows it wrote) does not land in the next one. Without
+# it, a workload's p99 depended on what ran before it: spread purchases'
+# p99 was 51 ms after the other workloads and 10 ms run alone.
 settle() {
     local quiet=0
     for _ in $(seq 100); do
         if [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
                      AND pid <> pg_backend_pid() AND state <> 'idle'") == 0 ]]; then
-            (( ++quiet < 3 )) || return 0
+            (( ++quiet < 3 )) || break
         else
             quiet=0
         fi
         sleep 0.1
     done
-    die "10 s after the load stopped, the database still ran statements or held transactions open"
+    (( quiet == 3 )) ||
+        die "10 s after the load stopped, the database still ran statements or held transactions open"
+    sql "CHECKPOINT"
+    sql "VACUUM (ANALYZE)"
 }
 
 # wrk URL MODE FIRST LAST CONNECTIONS [KEY_PREFIX]: prints wrk's JSON line.
+# MODE checkout runs bench/wrk/checkout.lua, every other bench/wrk/tickets.lua.
 load() {
-    local output="$scratch/wrk.log"
+    local output="$scratch/wrk.log" script=(bench/wrk/tickets.lua "$1" -- "${@:2:3}" "${@:6}")
+    [[ $2 == checkout ]] && script=(bench/wrk/checkout.lua "$1" -- "${@:3:2}")
     if ! wrk --threads 2 --connections "$5" --duration "${duration}s" --timeout 10s \
-        --script bench/wrk/tickets.lua "$1" -- "${@:2:3}" "${@:6}" >"$output" 2>&1; then
+        --script "${script[@]}" >"$output" 2>&1; then
         cat "$output" >&2
         curl -sf "$SERVER_BASE/healthz" >/dev/null || log "the server does not answer; the end of its log:"
         tail -n 20 "$scratch/server.log" >&2
@@ -220,6 +239,26 @@ measure_purchases() {
     fi
 }
 
+# measure_checkouts TICKET: holds confirmed through the server, one ticket,
+# with their accounting: every confirmation answered 201 has its purchase
+# (made from a hold), and at most the requests in flight when wrk stopped
+# have one without. Its successes are the confirmations.
+measure_checkouts() {
+    local ticket=$1 confirmed made
+    confirmed_purchases() { sql "SELECT count(*) FROM purchases WHERE ticket_id = $ticket AND hold_id IS NOT NULL"; }
+    made=$(confirmed_purchases)
+    log "checkout: server, $connections connections, ${duration}s"
+    measured=$(load "$SERVER_BASE" checkout "$ticket" "$ticket" "$connections")
+    settle
+    made=$(( $(confirmed_purchases) - made ))
+    successes=$(json_field "$measured" confirmed)
+    accounting=PASS
+    if (( made < successes || made > successes + connections )); then
+        accounting=FAIL
+        log "checkout: accounting FAILED: $successes confirmations answered 201, $made purchases from holds"
+    fi
+}
+
 # Reads through the server: every one answered 2xx.
 measure_reads() {
     log "read: server, $connections connections, ${duration}s"
@@ -243,6 +282,7 @@ anchor() {
             "$DATABASE_URL" >"$output" 2>&1 || { cat "$output" >&2; die "pgbench $script.sql failed"; }
         sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$output" >"$rate"
         [[ -s $rate ]] || { cat "$output" >&2; die "pgbench $script.sql printed no rate"; }
+        settle >&2
     fi
     cat "$rate"
 }
@@ -267,6 +307,16 @@ if selected keyed-hot; then
     measure_purchases keyed-hot keyed-purchase "$keyed_server" "$keyed_server" "$connections" \
         "bench-$(cat /proc/sys/kernel/random/uuid)"
     record keyed-hot purchase-one "$(anchor purchase "$hot_anchor" "$hot_anchor")"
+fi
+
+if selected limited-hot; then
+    measure_purchases limited-hot new-buyer-purchase "$limited_server" "$limited_server" "$connections"
+    record limited-hot purchase-one "$(anchor purchase "$hot_anchor" "$hot_anchor")"
+fi
+
+if selected checkout; then
+    measure_checkouts "$checkout_server"
+    record checkout checkout-one "$(anchor checkout "$checkout_anchor" "$checkout_anchor")"
 fi
 
 if selected spread; then

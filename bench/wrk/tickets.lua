@@ -1,7 +1,8 @@
 -- wrk script for the benchmark: requests on random tickets among an id
 -- range, either purchases (POST), purchases each with a key of its own
--- (POST with a unique Idempotency-Key), or reads (GET).
---   wrk ... -s bench/wrk/tickets.lua URL -- purchase|keyed-purchase|read FIRST_ID LAST_ID [KEY_PREFIX]
+-- (POST with a unique Idempotency-Key), purchases each by a new buyer
+-- (POST with a unique user_id), or reads (GET).
+--   wrk ... -s bench/wrk/tickets.lua URL -- purchase|keyed-purchase|new-buyer-purchase|read FIRST_ID LAST_ID [KEY_PREFIX]
 -- KEY_PREFIX (keyed-purchase) must be unique to the run: a key is the prefix,
 -- the thread's number and the thread's request count, so no two requests in
 -- the run, from any thread, share one.
@@ -33,9 +34,14 @@ function request()
     if mode == "read" then
         return wrk.format("GET", "/tickets/" .. id)
     end
+    sent = sent + 1
     if mode == "keyed-purchase" then
-        sent = sent + 1
         headers["Idempotency-Key"] = key_prefix .. "-" .. thread_number .. "-" .. sent
+    end
+    if mode == "new-buyer-purchase" then
+        -- A UUID of the thread's number and its request count, new each time.
+        return wrk.format("POST", "/tickets/" .. id .. "/purchases", headers, string.format(
+            '{"quantity":1,"user_id":"00000000-0000-4000-8000-%04d%08d"}', thread_number, sent))
     end
     return wrk.format("POST", "/tickets/" .. id .. "/purchases", headers, body)
 end
