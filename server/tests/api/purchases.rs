@@ -85,21 +85,56 @@ async fn buying_from_an_unknown_ticket_is_404_and_records_nothing() {
 #[tokio::test]
 async fn the_schema_refuses_what_the_service_never_does() {
     // The invariants hold in the database too, whatever code writes to it.
+    // Each refused statement is otherwise valid: its twin naming the real
+    // ticket is accepted.
     let db = TestDatabase::create().await;
     let app = TestApp::start(&db).await;
     let ticket = app.create_ticket(1).await;
+    assert_eq!(app.purchase(ticket, 1).await.status(), StatusCode::CREATED);
     let mut conn = db.connect().await;
+    let purchase = |ticket: i64| {
+        format!(
+            "INSERT INTO purchases (id, ticket_id, user_id, quantity, seq) \
+             VALUES (gen_random_uuid(), {ticket}, gen_random_uuid(), 1, 7)"
+        )
+    };
+    let hold = |ticket: i64| {
+        format!(
+            "INSERT INTO holds (id, ticket_id, user_id, quantity, expires_at) \
+             VALUES (gen_random_uuid(), {ticket}, gen_random_uuid(), 1, now() + interval '1 hour')"
+        )
+    };
+    let buyer = |ticket: i64| {
+        format!(
+            "INSERT INTO ticket_buyers (ticket_id, user_id, bought, held, max_per_user) \
+             VALUES ({ticket}, gen_random_uuid(), 1, 0, 5)"
+        )
+    };
+    let execute = async |conn: &mut diesel_async::AsyncPgConnection, statement: &str| {
+        diesel_async::RunQueryDsl::execute(diesel::sql_query(statement), conn).await
+    };
+    for statement in [purchase(ticket), hold(ticket), buyer(ticket)] {
+        let result = execute(&mut conn, &statement).await;
+        assert!(result.is_ok(), "refused {statement}: {result:?}");
+    }
     for statement in [
         format!("UPDATE tickets SET remaining = -1 WHERE id = {ticket}"),
         format!("UPDATE tickets SET remaining = 2 WHERE id = {ticket}"),
         format!(
-            "INSERT INTO purchases (ticket_id, user_id, quantity) VALUES ({ticket}, gen_random_uuid(), 0)"
+            "INSERT INTO purchases (id, ticket_id, user_id, quantity, seq) \
+             VALUES (gen_random_uuid(), {ticket}, gen_random_uuid(), 0, 8)"
         ),
-        "INSERT INTO purchases (ticket_id, user_id, quantity) VALUES (999, gen_random_uuid(), 1)"
-            .to_owned(),
+        // Rows that name no ticket, or would lose theirs.
+        purchase(999),
+        hold(999),
+        buyer(999),
+        "UPDATE purchases SET ticket_id = 999".to_owned(),
+        "UPDATE holds SET ticket_id = 999".to_owned(),
+        "UPDATE ticket_buyers SET ticket_id = 999".to_owned(),
+        format!("DELETE FROM tickets WHERE id = {ticket}"),
+        "TRUNCATE tickets CASCADE".to_owned(),
     ] {
-        let result =
-            diesel_async::RunQueryDsl::execute(diesel::sql_query(&statement), &mut conn).await;
+        let result = execute(&mut conn, &statement).await;
         assert!(result.is_err(), "the database accepted {statement}");
     }
 }
