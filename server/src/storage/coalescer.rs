@@ -392,6 +392,9 @@ async fn run_batch<R: BatchRunner>(
         batch.into_iter().map(|w| (w.job, w.reply)).unzip();
     let lanes: HashSet<R::Lane> = jobs.iter().filter_map(R::lane).collect();
     let answers = run_to_end(shared.runner.run(&shared.pool, conn, &jobs)).await;
+    // The batch has ended in the database: its lanes' next batch may start
+    // while this one's answers go out.
+    shared.release(lanes);
     if answers.iter().any(Result::is_ok) {
         shared.metrics.liveness.answered();
     }
@@ -410,7 +413,6 @@ async fn run_batch<R: BatchRunner>(
             let _ = reply.send(Err(StorageError::WorkerLost));
         }
     }
-    shared.release(lanes);
 }
 
 /// Runs a batch to its end even if it panics, so its lanes are released
