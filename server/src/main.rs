@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    telemetry::init();
+    let _log = telemetry::init();
     // A setting that cannot be used stops the server before it starts, with
     // exit code 2, as for a bad argument.
     let config = match Config::from_env() {
