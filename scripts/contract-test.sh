@@ -6,7 +6,7 @@
 #   3. schemathesis: generated valid and invalid requests to every operation,
 #      every answer checked against the spec with every check schemathesis
 #      has (contract/schemathesis.toml): once in deterministic mode, then in
-#      random mode once per fixed seed;
+#      random mode once per fixed seed (CONTRACT_SEEDS="SEED ..." for others);
 #   4. typescript client: a client generated from the spec by the pinned
 #      openapi-generator compiles with tsc and drives the server
 #      (contract/src/drive-client.ts);
@@ -90,7 +90,9 @@ spectral() {
 
 # Random mode's seeds: fixed, so each run sends the same requests as the last
 # and a failure seen once is seen again. About 1,000 test cases a seed.
-random_seeds=(1 2 3 4 5)
+# CONTRACT_SEEDS="SEED ..." runs others, to look further than the fixed ones
+# as a client's own run would (a failure names its seed, to rerun it).
+read -r -a random_seeds <<<"${CONTRACT_SEEDS:-1 2 3 4 5}"
 random_max_examples=75
 
 # run_schemathesis JUNIT_REPORT [ARGS...]: every check, as a client would run it.
