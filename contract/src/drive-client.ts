@@ -113,6 +113,12 @@ async function checkout(config: Configuration, buyer: string): Promise<void> {
         409,
         "/problems/hold-released",
     );
+    await expectProblem(
+        "reading a released hold",
+        () => holds.getHold({ id: created.id, holdId: released.id }),
+        410,
+        "/problems/hold-gone",
+    );
 
     const after = await tickets.getTicket({ id: created.id });
     check(
@@ -167,7 +173,7 @@ async function main(basePath: string): Promise<void> {
     await checkout(config, buyer);
     console.log(
         "typed client: create, get, purchase 2, read the record, sold-out 409 problem with remaining 0; " +
-            "hold, limit-exceeded 409, confirm, hold-confirmed 409, cancel twice, release, hold-released 409",
+            "hold, limit-exceeded 409, confirm, hold-confirmed 409, cancel twice, release, hold-released 409, released hold 410",
     );
 }
 

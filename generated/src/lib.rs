@@ -200,7 +200,7 @@ pub enum ConfirmHoldResponse {
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[must_use]
 pub enum GetHoldResponse {
-    /// The hold
+    /// The hold, held or confirmed
     Found
     (models::Hold)
     ,
@@ -210,6 +210,10 @@ pub enum GetHoldResponse {
     ,
     /// The ticket has no hold with this id, or no ticket has this id
     NotFound
+    (models::Problem)
+    ,
+    /// The hold ended without a purchase: it was released, or it expired. Its tickets are on sale again
+    Gone
     (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent

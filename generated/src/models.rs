@@ -1115,7 +1115,7 @@ impl std::convert::TryFrom<hyper::header::HeaderValue> for header::IntoHeaderVal
     }
 }
 
-/// `held` until it is confirmed (it became a purchase), released, or past `expires_at`
+/// `held` until it is confirmed (it became a purchase); a hold released or past `expires_at` is gone (410)
 /// Enumeration of values.
 /// Since this enum's variants do not hold data, we can easily define them as `#[repr(C)]`
 /// which helps with FFI.
@@ -1129,10 +1129,6 @@ pub enum HoldStatus {
     Held,
     #[serde(rename = "confirmed")]
     Confirmed,
-    #[serde(rename = "released")]
-    Released,
-    #[serde(rename = "expired")]
-    Expired,
 }
 
 impl std::fmt::Display for HoldStatus {
@@ -1140,8 +1136,6 @@ impl std::fmt::Display for HoldStatus {
         match *self {
             HoldStatus::Held => write!(f, "held"),
             HoldStatus::Confirmed => write!(f, "confirmed"),
-            HoldStatus::Released => write!(f, "released"),
-            HoldStatus::Expired => write!(f, "expired"),
         }
     }
 }
@@ -1153,8 +1147,6 @@ impl std::str::FromStr for HoldStatus {
         match s {
             "held" => std::result::Result::Ok(HoldStatus::Held),
             "confirmed" => std::result::Result::Ok(HoldStatus::Confirmed),
-            "released" => std::result::Result::Ok(HoldStatus::Released),
-            "expired" => std::result::Result::Ok(HoldStatus::Expired),
             _ => std::result::Result::Err(format!("Value not valid: {s}")),
         }
     }

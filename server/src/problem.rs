@@ -20,6 +20,7 @@ pub enum ProblemKind {
     HoldExpired,
     HoldReleased,
     HoldConfirmed,
+    HoldGone,
     RequestInFlight,
     IdempotencyKeyReused,
     MethodNotAllowed,
@@ -43,6 +44,7 @@ impl ProblemKind {
             | Self::HoldReleased
             | Self::HoldConfirmed
             | Self::RequestInFlight => StatusCode::CONFLICT,
+            Self::HoldGone => StatusCode::GONE,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -65,6 +67,7 @@ impl ProblemKind {
             Self::HoldExpired => "/problems/hold-expired",
             Self::HoldReleased => "/problems/hold-released",
             Self::HoldConfirmed => "/problems/hold-confirmed",
+            Self::HoldGone => "/problems/hold-gone",
             Self::RequestInFlight => "/problems/request-in-flight",
             Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::MethodNotAllowed => "/problems/method-not-allowed",
@@ -87,6 +90,7 @@ impl ProblemKind {
             Self::HoldExpired => "Hold expired",
             Self::HoldReleased => "Hold released",
             Self::HoldConfirmed => "Hold confirmed",
+            Self::HoldGone => "Hold gone",
             Self::RequestInFlight => "Request in flight",
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::MethodNotAllowed => "Method not allowed",
@@ -184,6 +188,7 @@ mod tests {
     #[case(ProblemKind::HoldExpired, 409)]
     #[case(ProblemKind::HoldReleased, 409)]
     #[case(ProblemKind::HoldConfirmed, 409)]
+    #[case(ProblemKind::HoldGone, 410)]
     #[case(ProblemKind::RequestInFlight, 409)]
     #[case(ProblemKind::IdempotencyKeyReused, 422)]
     #[case(ProblemKind::MethodNotAllowed, 405)]

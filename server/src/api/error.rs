@@ -40,6 +40,10 @@ pub enum ApiError {
     HoldReleased,
     #[error("the hold was confirmed as purchase {purchase_id}")]
     HoldConfirmed { purchase_id: uuid::Uuid },
+    /// A hold read after it ended without a purchase: expired at
+    /// `expired_at`, or released (`None`).
+    #[error("the hold ended without a purchase")]
+    HoldGone { expired_at: Option<DateTime<Utc>> },
     #[error("a request with this idempotency key is in flight")]
     InFlight,
     #[error("the idempotency key was used for another request")]
@@ -92,6 +96,14 @@ impl ApiError {
                 expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
             )),
             Self::HoldReleased => ProblemKind::HoldReleased
+                .with_detail("The hold was released; its tickets are on sale again"),
+            Self::HoldGone {
+                expired_at: Some(expires_at),
+            } => ProblemKind::HoldGone.with_detail(format!(
+                "The hold expired at {}; its tickets are on sale again",
+                expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )),
+            Self::HoldGone { expired_at: None } => ProblemKind::HoldGone
                 .with_detail("The hold was released; its tickets are on sale again"),
             Self::HoldConfirmed { purchase_id } => models::Problem {
                 purchase_id: Some(purchase_id),
@@ -201,7 +213,9 @@ problem_responses! {
         400 => BadRequest, 404 => NotFound, 409 => NotHeld, 422 => KeyReused, 500 => InternalError,
         503 => Unavailable,
     }
-    GetHoldResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
+    GetHoldResponse {
+        400 => BadRequest, 404 => NotFound, 410 => Gone, 500 => InternalError, 503 => Unavailable,
+    }
     CancelPurchaseResponse {
         400 => BadRequest, 404 => NotFound, 409 => InFlight, 422 => KeyReused, 500 => InternalError,
         503 => Unavailable,

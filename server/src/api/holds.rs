@@ -1,6 +1,5 @@
 //! Holding tickets during checkout: create, read, confirm, release.
 
-use chrono::{DateTime, Utc};
 use tickets_api::models;
 
 use super::{ApiError, TicketsApi, body, idempotency_key, ticket_id};
@@ -87,25 +86,31 @@ impl TicketsApi {
         hold_id: uuid::Uuid,
     ) -> Result<models::Hold, ApiError> {
         let id = ticket_id(id)?;
-        storage::holds::find_hold(&self.pool, id, hold_id)
+        let (hold, now) = storage::holds::find_hold(&self.pool, id, hold_id)
             .await?
-            .map(|(hold, now)| hold_model(hold, now))
             .ok_or(ApiError::HoldNotFound {
                 ticket: id,
                 hold_id,
-            })
+            })?;
+        // A hold that ended without a purchase is gone, as a deleted
+        // resource is: releasing it is its DELETE. One held past its expiry
+        // has expired, whether or not its tickets were given back yet.
+        let status = match hold.status_at(now) {
+            HoldStatus::Held => models::HoldStatus::Held,
+            HoldStatus::Confirmed => models::HoldStatus::Confirmed,
+            HoldStatus::Released => return Err(ApiError::HoldGone { expired_at: None }),
+            HoldStatus::Expired => {
+                return Err(ApiError::HoldGone {
+                    expired_at: Some(hold.expires_at),
+                });
+            }
+        };
+        Ok(hold_model(hold, status))
     }
 }
 
-/// A hold as the API shows it at `now`: one held past its expiry is
-/// expired, whether or not its tickets were given back yet.
-pub(super) fn hold_model(hold: HoldRecord, now: DateTime<Utc>) -> models::Hold {
-    let status = match hold.status_at(now) {
-        HoldStatus::Held => models::HoldStatus::Held,
-        HoldStatus::Confirmed => models::HoldStatus::Confirmed,
-        HoldStatus::Released => models::HoldStatus::Released,
-        HoldStatus::Expired => models::HoldStatus::Expired,
-    };
+/// A hold as the API shows it, with `status`.
+pub(super) fn hold_model(hold: HoldRecord, status: models::HoldStatus) -> models::Hold {
     models::Hold {
         id: hold.id,
         ticket_id: hold.ticket_id,

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use tickets_api::{
     CancelPurchaseResponse, ConfirmHoldResponse, CreateHoldResponse, PurchaseTicketsResponse,
-    ReleaseHoldResponse,
+    ReleaseHoldResponse, models,
 };
 
 use super::purchases::purchase_model;
@@ -165,7 +165,7 @@ impl OrderResponse for CreateHoldResponse {
         match outcome {
             Outcome::Held(hold) => Self::Held {
                 location: format!("/tickets/{ticket}/holds/{}", hold.id),
-                body: hold_model(hold, hold.created_at),
+                body: hold_model(hold, models::HoldStatus::Held),
             },
             other => refusal(ticket, action, other).into(),
         }

@@ -117,6 +117,19 @@ async fn a_hold_counts_against_what_is_left_until_it_is_confirmed_as_a_purchase(
     assert_books_balance(&db).await;
 }
 
+/// Reading `hold` answers 410 `hold-gone`, saying it was `how` (released
+/// or expired).
+async fn assert_gone(app: &TestApp, hold: &Value, how: &str) {
+    let gone = assert_problem(app.get(&hold_path(hold)).await, StatusCode::GONE).await;
+    assert_eq!(gone["type"], "/problems/hold-gone");
+    assert!(
+        gone["detail"].as_str().is_some_and(|d| d.contains(how)),
+        "{gone}"
+    );
+}
+
+/// A hold's release is its DELETE: afterwards the hold is gone (410), as a
+/// deleted resource is, and says so.
 #[tokio::test]
 async fn a_released_hold_frees_its_tickets_once_and_cannot_be_confirmed() {
     let db = TestDatabase::create().await;
@@ -129,6 +142,7 @@ async fn a_released_hold_frees_its_tickets_once_and_cannot_be_confirmed() {
         assert_eq!(released.status(), StatusCode::NO_CONTENT);
     }
     assert_eq!(app.remaining(ticket).await, 4);
+    assert_gone(&app, &hold, "released").await;
     let problem = assert_problem(
         app.post_empty(&format!("{}/confirm", hold_path(&hold)))
             .await,
@@ -141,7 +155,7 @@ async fn a_released_hold_frees_its_tickets_once_and_cannot_be_confirmed() {
 }
 
 /// An expired hold frees its tickets by itself: with no sweep at all, a
-/// buyer gets them, the ticket shows them free, and the hold shows expired.
+/// buyer gets them, the ticket shows them free, and the hold is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_hold_frees_its_tickets_before_any_sweep() {
     let db = TestDatabase::create().await;
@@ -160,8 +174,7 @@ async fn an_expired_hold_frees_its_tickets_before_any_sweep() {
         ),
         (Some(3), Some(0))
     );
-    let now: Value = app.get(&hold_path(&hold)).await.json().await.expect("JSON");
-    assert_eq!(now["status"], "expired");
+    assert_gone(&app, &hold, "expired").await;
     assert_eq!(
         db.count("SELECT count(*) FROM holds WHERE status = 'held'")
             .await,
