@@ -112,9 +112,11 @@ fn recorded(
 }
 
 /// The marks in an answer rendered before the statement, for what only the
-/// statement knows; none can occur in an answer otherwise (the server's
-/// times have at most 6 fractional digits, and no answer of a purchase or
-/// hold has free text).
+/// statement knows; none can occur in an answer otherwise: the server's
+/// times have at most 6 fractional digits, no answer of a purchase or hold
+/// has free text, and the number's mark (18 digits) could only be part of
+/// a ticket id past 987,654,321,987,654,321, which an identity counting
+/// from 1 does not reach.
 struct Marks {
     seq: i64,
     at: DateTime<Utc>,
