@@ -199,13 +199,14 @@ pub(super) async fn record_where_all_fit(
         .map(|(order, &id)| answer_template(order, id))
         .collect();
     let marks = &*MARKS;
-    let sold: Vec<(i64, i64, DateTime<Utc>)> = RecordWhereAllFit {
+    let places = places(orders);
+    let sold: Vec<(i64, i64, i64, DateTime<Utc>)> = RecordWhereAllFit {
         tickets: orders.iter().map(|o| o.ticket.get()).collect(),
         ids: ids.to_vec(),
         user_ids: orders.iter().map(|o| wanted(o).0).collect(),
         quantities: orders.iter().map(|o| wanted(o).1).collect(),
         lifetimes: orders.iter().map(lifetime_seconds).collect(),
-        places: places(orders),
+        places: places.clone(),
         keys: keyed
             .iter()
             .map(|o| o.key.as_ref().map(|k| k.key.clone()))
@@ -235,34 +236,25 @@ pub(super) async fn record_where_all_fit(
     }
     .load(conn)
     .await?;
+    // Each sold ticket's number before the batch: a purchase took that
+    // plus its place, as the statement wrote it.
     let sold: HashMap<i64, (i64, DateTime<Utc>)> = sold
         .into_iter()
-        .map(|(ticket, last_seq, now)| (ticket, (last_seq, now)))
+        .map(|(ticket, last_seq, made, now)| (ticket, (last_seq - made, now)))
         .collect();
-    // Each sold ticket's purchases took its numbers up to `last_seq`, in order.
-    let mut next_seq: HashMap<i64, i64> = HashMap::new();
-    for (ticket, (last_seq, _)) in &sold {
-        let made = orders
-            .iter()
-            .filter(|o| o.ticket.get() == *ticket && matches!(o.action, Action::Purchase(_)))
-            .count();
-        next_seq.insert(*ticket, last_seq - i64::try_from(made).unwrap_or(0) + 1);
-    }
     Ok(orders
         .iter()
         .zip(ids)
+        .zip(places)
         .enumerate()
-        .filter_map(|(index, (order, &id))| {
-            let ticket = order.ticket.get();
-            let &(_, now) = sold.get(&ticket)?;
+        .filter_map(|(index, ((order, &id), place))| {
+            let &(seq_before, now) = sold.get(&order.ticket.get())?;
             let outcome = if let Action::Hold { lifetime, .. } = order.action {
                 let expires_at =
                     now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::MAX);
                 recorded(order, id, 0, now, expires_at)
             } else {
-                let seq = next_seq.get_mut(&ticket)?;
-                *seq += 1;
-                recorded(order, id, *seq - 1, now, now)
+                recorded(order, id, seq_before + i64::from(place), now, now)
             };
             Some((index, outcome))
         })
@@ -280,7 +272,7 @@ statement! {
     /// a buyer past it fails the whole statement (the row's CHECK), as does
     /// an answer stored under a key after `totals` looked (its primary key),
     /// and the batch goes the locked way.
-    RecordWhereAllFit -> (Int8, Int8, Timestamptz) {
+    RecordWhereAllFit -> (Int8, Int8, Int8, Timestamptz) {
         "WITH wanted AS (SELECT * FROM unnest("
         tickets: Vec<i64> as Array<Int8>, ", "
         ids: Vec<Uuid> as Array<SqlUuid>, ", "
@@ -342,7 +334,7 @@ statement! {
                                      COALESCE(rfc3339_utc(now() + make_interval(secs => w.lifetime)), '')) \
                         FROM wanted w JOIN sold ON sold.id = w.ticket_id \
                        WHERE w.key IS NOT NULL) \
-         SELECT id, last_purchase_seq, now() FROM sold"
+         SELECT id, last_purchase_seq, made, now() FROM sold"
     }
 }
 
