@@ -229,7 +229,7 @@ async fn forget_expired_keys(pool: Pool, ttl: Duration) {
     let mut every = tokio::time::interval(KEY_CLEANUP_INTERVAL);
     loop {
         every.tick().await;
-        match storage::idempotency::forget_expired(&pool, ttl).await {
+        match storage::keys::forget_expired(&pool, ttl).await {
             Ok(0) => {}
             Ok(forgotten) => tracing::info!(forgotten, "expired idempotency keys deleted"),
             Err(error) => {

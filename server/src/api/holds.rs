@@ -2,10 +2,11 @@
 
 use tickets_api::models;
 
-use super::{ApiError, TicketsApi, body, idempotency_key, ticket_id};
+use super::{TicketsApi, body, idempotency_key, ticket_id};
+use crate::answers::{ApiError, hold_model};
+use crate::domain::orders::{Action, HoldStatus};
 use crate::domain::{HoldRequest, PurchaseRequest};
-use crate::storage::holds::{HoldRecord, HoldStatus};
-use crate::storage::{self, Action};
+use crate::storage;
 
 impl TicketsApi {
     /// Holds tickets, once per idempotency key.
@@ -106,20 +107,5 @@ impl TicketsApi {
             }
         };
         Ok(hold_model(hold, status))
-    }
-}
-
-/// A hold as the API shows it, with `status`.
-pub(super) fn hold_model(hold: HoldRecord, status: models::HoldStatus) -> models::Hold {
-    models::Hold {
-        id: hold.id,
-        ticket_id: hold.ticket_id,
-        user_id: hold.user_id,
-        // The database's CHECK keeps quantities positive.
-        quantity: hold.quantity.unsigned_abs(),
-        status,
-        created_at: hold.created_at,
-        expires_at: hold.expires_at,
-        purchase_id: hold.purchase_id,
     }
 }

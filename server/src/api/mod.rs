@@ -1,13 +1,11 @@
-//! The generated `Api` trait, implemented: each operation turns the request
-//! model into domain values, calls storage and answers with the operation's
-//! response. Errors go through [`ApiError`], which picks the status.
+//! The generated `Api` trait, implemented: each operation parses the
+//! request's values into domain values (once, here), calls storage and
+//! answers with the operation's response, made by `answers`.
 
 mod docs;
-mod error;
 mod holds;
 mod orders;
 mod purchases;
-mod replay;
 mod tickets;
 
 use std::sync::Arc;
@@ -23,14 +21,13 @@ use tickets_api::{
     LivenessCheckResponse, PurchaseTicketsResponse, ReleaseHoldResponse, models,
 };
 
-pub use error::ApiError;
-
-use crate::domain::{HoldLifetimes, IdempotencyKey, InvalidField, TicketId, field};
+use crate::answers::{ApiError, problem};
+use crate::domain::orders::{Action, Order};
+use crate::domain::{HoldLifetimes, InvalidField, TicketId, field};
+use crate::idempotency::IdempotencyKey;
 use crate::metrics::Metrics;
-use crate::problem;
 use crate::storage::{
-    self, Action, Coalescer, CoalescerSettings, Liveness, Order, OrderBatches, Pool, StorageError,
-    TicketReads,
+    self, Coalescer, CoalescerSettings, Liveness, OrderBatches, Pool, StorageError, TicketReads,
 };
 
 /// The most orders one batch decides. Large enough that an on-sale at a
@@ -135,6 +132,24 @@ impl TicketsApi {
             self.orders.submit(order).await?;
         }
         Ok(count)
+    }
+}
+
+impl From<StorageError> for ApiError {
+    /// A storage failure as the client sees it: the database unavailable or
+    /// overloaded (503), or a bug (500). The cause is logged here, with the
+    /// request's span; the client gets no internal text.
+    fn from(error: StorageError) -> Self {
+        if error.is_overloaded() {
+            tracing::warn!("request refused: its queue is full");
+            Self::Overloaded
+        } else if error.is_unavailable() {
+            tracing::warn!(error = %error, cause = ?error, "database unavailable");
+            Self::Unavailable
+        } else {
+            tracing::error!(error = %error, cause = ?error, "request failed");
+            Self::Unexpected
+        }
     }
 }
 
@@ -353,5 +368,29 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
             models::GetDocsAssetFileParameter::SwaggerUiBundleJs => swagger::OneOf2::A(body),
             models::GetDocsAssetFileParameter::SwaggerUiCss => swagger::OneOf2::B(body),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickets_api::GetTicketResponse;
+
+    #[test]
+    fn a_lost_pool_is_a_503_without_internal_text() {
+        let error = StorageError::Unavailable("connection refused to 10.0.0.1".into());
+        let problem = ApiError::from(error).into_problem();
+        assert_eq!(problem.status, 503);
+        assert!(!problem.detail.contains("10.0.0.1"));
+    }
+
+    #[test]
+    fn a_failed_query_is_a_500_without_internal_text() {
+        let error = StorageError::Query(diesel::result::Error::NotFound);
+        let response = GetTicketResponse::from(ApiError::from(error));
+        let GetTicketResponse::InternalError(problem) = response else {
+            panic!("expected a 500, got {response:?}");
+        };
+        assert_eq!(problem.detail, "The server could not complete the request");
     }
 }

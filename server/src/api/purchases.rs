@@ -2,9 +2,11 @@
 
 use tickets_api::{CancelPurchaseResponse, PurchaseTicketsResponse, models};
 
-use super::{ApiError, TicketsApi, body, idempotency_key, invalid_parameter, parameter, ticket_id};
+use super::{TicketsApi, body, idempotency_key, invalid_parameter, parameter, ticket_id};
+use crate::answers::{ApiError, purchase_model};
+use crate::domain::orders::Action;
 use crate::domain::{PurchaseCursor, PurchaseRequest};
-use crate::storage::{self, Action, purchases::PurchaseRecord};
+use crate::storage;
 
 /// Purchases on a page when the client does not say.
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -108,19 +110,5 @@ impl TicketsApi {
                 ticket: id,
                 purchase_id,
             })
-    }
-}
-
-pub(super) fn purchase_model(purchase: PurchaseRecord) -> models::Purchase {
-    models::Purchase {
-        id: purchase.id,
-        ticket_id: purchase.ticket_id,
-        number: purchase.seq,
-        user_id: purchase.user_id,
-        // The database's CHECK keeps quantities positive.
-        quantity: purchase.quantity.unsigned_abs(),
-        purchased_at: purchase.purchased_at,
-        hold_id: purchase.hold_id,
-        cancelled_at: purchase.cancelled_at,
     }
 }

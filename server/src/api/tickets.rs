@@ -2,9 +2,11 @@
 
 use tickets_api::models;
 
-use super::replay::{self, Replayable};
-use super::{ApiError, TicketsApi, body, idempotency_key, ticket_id};
+use super::{TicketsApi, body, idempotency_key, ticket_id};
+use crate::answers::{ApiError, Replayable};
 use crate::domain::NewTicket;
+use crate::idempotency;
+use crate::storage::keys::Idempotent;
 use crate::storage::{self, tickets::Ticket};
 
 /// The response of either creation route, which differ only in name.
@@ -43,21 +45,29 @@ impl TicketsApi {
             Some(key) => {
                 // Both creation routes fingerprint as POST /tickets: the
                 // alias shares its route's keys, so a retry may use either.
-                let fingerprint = replay::fingerprint("POST", "/tickets", &request);
-                replay::run_once(
-                    &self.pool,
-                    &key,
-                    &fingerprint,
-                    self.idempotency_key_ttl,
-                    move |conn| {
+                let keyed = idempotency::keyed(&key, "POST", "/tickets", &request);
+                let outcome =
+                    storage::keys::run_once(&self.pool, keyed, self.idempotency_key_ttl, |conn| {
                         Box::pin(async move {
                             storage::tickets::create_ticket_on(conn, &ticket)
                                 .await
-                                .map(created_response)
+                                .map(|created| created_response::<R>(created).to_stored())
                         })
-                    },
-                )
-                .await
+                    })
+                    .await;
+                match outcome {
+                    Ok(Idempotent::Done(stored)) => (R::from_stored(stored), true),
+                    Ok(Idempotent::Replayed(stored)) => {
+                        tracing::info!(
+                            status = stored.status,
+                            "replayed the answer to an idempotency key"
+                        );
+                        (R::from_stored(stored), false)
+                    }
+                    Ok(Idempotent::InFlight) => (ApiError::InFlight.into(), false),
+                    Ok(Idempotent::KeyReused) => (ApiError::KeyReused.into(), false),
+                    Err(error) => (ApiError::from(error).into(), false),
+                }
             }
         };
         if fresh {

@@ -1,22 +1,22 @@
-//! Domain values: each is built only through a parse that enforces its
-//! rules, so a value that exists is valid. Raw request models become domain
-//! values at the edge through `TryFrom`.
+//! The domain: the values a request is parsed into, each built only through
+//! a parse that enforces its rules (so a value that exists is valid), and
+//! the box office's rules for orders ([`orders`]). Raw request models become
+//! domain values at the edge through `TryFrom`.
 
 mod allocation;
 mod hold_request;
-mod idempotency_key;
 mod new_ticket;
+pub mod orders;
 mod purchase_cursor;
 mod purchase_request;
 mod quantity;
 #[cfg(test)]
-mod spec_rules;
+pub(crate) mod spec_rules;
 mod ticket_id;
 mod ticket_text;
 
 pub use allocation::Allocation;
 pub use hold_request::{HoldLifetimes, HoldRequest, HoldTtl};
-pub use idempotency_key::IdempotencyKey;
 pub use new_ticket::NewTicket;
 pub use purchase_cursor::PurchaseCursor;
 pub use purchase_request::PurchaseRequest;

@@ -30,9 +30,9 @@ pub use context::RequestContext;
 pub use protocol_errors::ProtocolErrorRewrite;
 use route::Route;
 
+use crate::answers::problem::{self, ProblemKind};
 use crate::api::TicketsApi;
 use crate::metrics::Metrics;
-use crate::problem::{self, ProblemKind};
 
 /// The largest request body accepted; larger ones get 413. Every valid body
 /// fits with room to spare: the largest, a ticket with every string at its

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::problem::ProblemKind;
+use crate::answers::problem::ProblemKind;
 
 /// A connection's socket, with hyper's own error answers rewritten.
 #[derive(Debug)]
@@ -73,7 +73,7 @@ fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
     let body = serde_json::to_vec(&kind.with_detail(detail)).ok()?;
     let mut answer = format!(
         "{status_line}\r\ncontent-type: {}\r\ncontent-length: {}\r\nx-request-id: {}\r\nconnection: close\r\n",
-        crate::problem::CONTENT_TYPE,
+        crate::answers::problem::CONTENT_TYPE,
         body.len(),
         uuid::Uuid::new_v4(),
     );

@@ -8,8 +8,8 @@ use tickets_api::models;
 use hyper::Method;
 
 use super::route::Route;
+use crate::answers::problem::{self, ProblemKind};
 use crate::domain::InvalidField;
-use crate::problem::{self, ProblemKind};
 
 /// The problem for a request the generated server answered 400 without
 /// saying why in our format. Parameters are checked in the order the

@@ -1,4 +1,4 @@
-//! Holds as records: tickets kept for a buyer during checkout.
+//! Holds as stored: tickets kept for a buyer during checkout.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -9,62 +9,7 @@ use super::schema::holds;
 use super::statement::statement;
 use super::{Pool, StorageError, read};
 use crate::domain::TicketId;
-
-/// Where a hold stands, as stored. A hold stored as `Held` whose
-/// `expires_at` has passed is expired all the same: see [`HoldRecord::status_at`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldStatus {
-    Held,
-    Confirmed,
-    Released,
-    Expired,
-}
-
-impl HoldStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Held => "held",
-            Self::Confirmed => "confirmed",
-            Self::Released => "released",
-            Self::Expired => "expired",
-        }
-    }
-
-    fn parse(stored: &str) -> Self {
-        match stored {
-            "confirmed" => Self::Confirmed,
-            "released" => Self::Released,
-            "expired" => Self::Expired,
-            // The schema's CHECK allows nothing else.
-            _ => Self::Held,
-        }
-    }
-}
-
-/// A hold as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HoldRecord {
-    pub id: uuid::Uuid,
-    pub ticket_id: i64,
-    pub user_id: uuid::Uuid,
-    pub quantity: i32,
-    pub status: HoldStatus,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    /// The purchase it became, once confirmed.
-    pub purchase_id: Option<uuid::Uuid>,
-}
-
-impl HoldRecord {
-    /// Where the hold stands at `now`: one held past its expiry is expired,
-    /// whether or not its tickets were given back yet.
-    pub fn status_at(&self, now: DateTime<Utc>) -> HoldStatus {
-        match self.status {
-            HoldStatus::Held if self.expires_at <= now => HoldStatus::Expired,
-            status => status,
-        }
-    }
-}
+use crate::domain::orders::{HoldRecord, HoldStatus};
 
 /// A hold's row, as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -1,9 +1,11 @@
-//! PostgreSQL access: the pool, the schema, the migrations and the queries.
-//! Nothing above this module sees diesel or SQL.
+//! PostgreSQL access: how the box office's books are kept. The pool, the
+//! schema, the migrations, the rows and their conversions to the domain's
+//! records, the statements, the order batches and the coalescer. What the
+//! rules are is `domain`'s; nothing above this module sees diesel or SQL.
 
 mod coalescer;
 pub mod holds;
-pub mod idempotency;
+pub mod keys;
 mod migrations;
 pub mod orders;
 mod pool;
@@ -20,7 +22,7 @@ use futures::future::BoxFuture;
 
 pub use coalescer::{BatchRunner, Coalescer, CoalescerMetrics, CoalescerSettings};
 pub use migrations::run_pending_migrations;
-pub use orders::{Action, Decided, Limit, Order, OrderBatches, OrderKey, Outcome};
+pub use orders::OrderBatches;
 pub use pool::{Pool, PoolSettings, PooledConnection, build_pool};
 pub use tickets::{Ticket, TicketReads};
 

@@ -6,23 +6,36 @@ use diesel_async::RunQueryDsl;
 
 use super::schema::{purchases, tickets};
 use super::{Pool, StorageError, read};
+use crate::domain::orders::PurchaseRecord;
 use crate::domain::{PurchaseCursor, TicketId};
 
-/// A purchase as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable)]
+/// A purchase's row, as stored.
+#[derive(Debug, Clone, Copy, Queryable, Selectable)]
 #[diesel(table_name = purchases, check_for_backend(diesel::pg::Pg))]
-pub struct PurchaseRecord {
-    pub id: uuid::Uuid,
-    pub ticket_id: i64,
-    pub user_id: uuid::Uuid,
-    pub quantity: i32,
-    pub purchased_at: DateTime<Utc>,
-    /// Its place among the ticket's purchases, in commit order, from 1.
-    pub seq: i64,
-    /// The hold it was confirmed from, if any.
-    pub hold_id: Option<uuid::Uuid>,
-    /// When it was cancelled, if it was.
-    pub cancelled_at: Option<DateTime<Utc>>,
+pub(super) struct PurchaseRow {
+    id: uuid::Uuid,
+    ticket_id: i64,
+    user_id: uuid::Uuid,
+    quantity: i32,
+    purchased_at: DateTime<Utc>,
+    seq: i64,
+    hold_id: Option<uuid::Uuid>,
+    cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl From<PurchaseRow> for PurchaseRecord {
+    fn from(row: PurchaseRow) -> Self {
+        Self {
+            id: row.id,
+            ticket_id: row.ticket_id,
+            user_id: row.user_id,
+            quantity: row.quantity,
+            purchased_at: row.purchased_at,
+            seq: row.seq,
+            hold_id: row.hold_id,
+            cancelled_at: row.cancelled_at,
+        }
+    }
 }
 
 /// A page of a ticket's purchases.
@@ -44,13 +57,14 @@ pub async fn find_purchase(
             purchases::table
                 .find(purchase_id)
                 .filter(purchases::ticket_id.eq(ticket.get()))
-                .select(PurchaseRecord::as_select())
+                .select(PurchaseRow::as_select())
                 .first(conn)
                 .await
                 .optional()
         })
     })
     .await
+    .map(|row| row.map(PurchaseRecord::from))
 }
 
 /// Up to `limit` purchases of `ticket` in the order they committed, after
@@ -64,12 +78,12 @@ pub async fn list_purchases(
     read(pool, |conn| {
         Box::pin(async move {
             // One more than the page holds, to know whether another page follows.
-            let mut purchases = purchases::table
+            let mut purchases: Vec<PurchaseRow> = purchases::table
                 .filter(purchases::ticket_id.eq(ticket.get()))
                 .filter(purchases::seq.gt(after.map_or(0, PurchaseCursor::seq)))
                 .order(purchases::seq)
                 .limit(i64::from(limit) + 1)
-                .select(PurchaseRecord::as_select())
+                .select(PurchaseRow::as_select())
                 .load(conn)
                 .await?;
             if purchases.is_empty() {
@@ -84,7 +98,10 @@ pub async fn list_purchases(
             }
             let more = purchases.len() > limit as usize;
             purchases.truncate(limit as usize);
-            Ok(Some(PurchasePage { purchases, more }))
+            Ok(Some(PurchasePage {
+                purchases: purchases.into_iter().map(PurchaseRecord::from).collect(),
+                more,
+            }))
         })
     })
     .await

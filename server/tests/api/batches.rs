@@ -6,12 +6,9 @@ use std::time::Duration;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
+use tickets_server::domain::orders::{Action, Decided, Order, OrderKey, Outcome, PurchaseRecord};
 use tickets_server::domain::{PurchaseRequest, Quantity, TicketId};
-use tickets_server::storage::idempotency::StoredResponse;
-use tickets_server::storage::purchases::PurchaseRecord;
-use tickets_server::storage::{
-    self, Action, BatchRunner, Decided, Order, OrderBatches, OrderKey, Outcome, StorageError,
-};
+use tickets_server::storage::{self, BatchRunner, OrderBatches, StorageError};
 
 use crate::helpers::{TestApp, TestDatabase};
 
@@ -85,26 +82,11 @@ fn order(ticket: i64, quantity: u32, buyer: &str) -> Order {
     }
 }
 
-/// An answer to store that says only whether the purchase was made.
-fn answer(_: TicketId, _: &Action, outcome: &Outcome) -> StoredResponse {
-    let status = match outcome {
-        Outcome::Purchased(_) => 201,
-        Outcome::UnknownTicket => 404,
-        _ => 409,
-    };
-    StoredResponse {
-        status,
-        location: None,
-        body: None,
-    }
-}
-
 fn keyed(ticket: i64, quantity: u32, key: &str, fingerprint: &str) -> Order {
     Order {
         key: Some(OrderKey {
             key: key.to_owned(),
             fingerprint: fingerprint.to_owned(),
-            answer,
         }),
         ..order(ticket, quantity, BUYER)
     }

@@ -27,5 +27,6 @@ mod purchases;
 mod raw_http;
 mod replicas;
 mod restart;
+mod rules;
 mod shutdown;
 mod tickets;

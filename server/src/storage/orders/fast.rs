@@ -3,25 +3,24 @@
 //!
 //! A keyed order takes it when its key is free: no answer is stored under
 //! it (live or expired) and no other transaction holds it. Its answer is
-//! then stored by the same statement, so it commits exactly with its change.
-//! The answer's body is rendered here, before the statement runs, with
-//! marks where the number, times and expiry go that only the statement
-//! knows; the statement writes them in as the server writes them in JSON.
+//! then stored by the same statement, so it commits exactly with its change
+//! (rendered beforehand by `idempotency::template`, finished by the
+//! statement).
+//!
+//! The statement keeps the box office's refusal rules as
+//! `domain::orders::rules` states them in SQL (see the rule tests below).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel::result::{DatabaseErrorKind, Error as QueryError};
 use diesel::sql_types::{Array, Int2, Int4, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::{Action, Order, Outcome};
-use crate::storage::holds::{HoldRecord, HoldStatus};
-use crate::storage::idempotency::StoredResponse;
-use crate::storage::purchases::PurchaseRecord;
+use crate::domain::orders::{Action, Order, Outcome, StoredResponse};
+use crate::idempotency::template::{MARKS, answer_template};
 use crate::storage::statement::statement;
 
 /// Whether every order of a batch may take the fast path: each a purchase
@@ -65,103 +64,6 @@ fn lifetime_seconds(order: &Order) -> Option<i32> {
     }
 }
 
-fn wanted(order: &Order) -> (Uuid, i32) {
-    match order.action {
-        Action::Purchase(wanted) | Action::Hold { wanted, .. } => {
-            (wanted.user_id, wanted.quantity.get())
-        }
-        _ => (Uuid::nil(), 0),
-    }
-}
-
-/// The outcome of `order` (a purchase or a hold) recorded as the row `id`:
-/// a purchase numbered `seq` at `at`, or a hold made at `at`, expiring at
-/// `expires_at`.
-fn recorded(
-    order: &Order,
-    id: Uuid,
-    seq: i64,
-    at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-) -> Outcome {
-    let (user_id, quantity) = wanted(order);
-    let ticket_id = order.ticket.get();
-    if matches!(order.action, Action::Hold { .. }) {
-        Outcome::Held(HoldRecord {
-            id,
-            ticket_id,
-            user_id,
-            quantity,
-            status: HoldStatus::Held,
-            created_at: at,
-            expires_at,
-            purchase_id: None,
-        })
-    } else {
-        Outcome::Purchased(PurchaseRecord {
-            id,
-            ticket_id,
-            user_id,
-            quantity,
-            purchased_at: at,
-            seq,
-            hold_id: None,
-            cancelled_at: None,
-        })
-    }
-}
-
-/// The marks in an answer rendered before the statement, for what only the
-/// statement knows; none can occur in an answer otherwise: the server's
-/// times have at most 6 fractional digits, no answer of a purchase or hold
-/// has free text, and the number's mark (18 digits) could only be part of
-/// a ticket id past 987,654,321,987,654,321, which an identity counting
-/// from 1 does not reach.
-struct Marks {
-    seq: i64,
-    at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    /// The marks as they read in the rendered JSON.
-    seq_text: String,
-    at_text: String,
-    expires_at_text: String,
-}
-
-static MARKS: LazyLock<Marks> = LazyLock::new(|| {
-    let seq = 987_654_321_987_654_321;
-    let at = Utc
-        .timestamp_opt(0, 123_456_789)
-        .single()
-        .unwrap_or_default();
-    let expires_at = Utc
-        .timestamp_opt(86_400, 123_456_789)
-        .single()
-        .unwrap_or_default();
-    let json = |time: DateTime<Utc>| {
-        serde_json::to_value(time)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
-    Marks {
-        seq,
-        at,
-        expires_at,
-        seq_text: seq.to_string(),
-        at_text: json(at),
-        expires_at_text: json(expires_at),
-    }
-});
-
-/// The answer to store under `order`'s key (if it has one) when it is
-/// recorded as the row `id`, with [`MARKS`] where the statement fills in.
-fn answer_template(order: &Order, id: Uuid) -> Option<StoredResponse> {
-    let key = order.key.as_ref()?;
-    let marks = &*MARKS;
-    let outcome = recorded(order, id, marks.seq, marks.at, marks.expires_at);
-    Some((key.answer)(order.ticket, &order.action, &outcome))
-}
-
 /// Each order's place among the batch's purchases of its ticket, from 1
 /// (0 for a hold): a purchase takes the ticket's next numbers in that order.
 fn places(orders: &[Order]) -> Vec<i32> {
@@ -203,8 +105,14 @@ pub(super) async fn record_where_all_fit(
     let sold: Vec<(i64, i64, i64, DateTime<Utc>)> = RecordWhereAllFit {
         tickets: orders.iter().map(|o| o.ticket.get()).collect(),
         ids: ids.to_vec(),
-        user_ids: orders.iter().map(|o| wanted(o).0).collect(),
-        quantities: orders.iter().map(|o| wanted(o).1).collect(),
+        user_ids: orders
+            .iter()
+            .map(|o| o.action.wanted().map_or(Uuid::nil(), |w| w.user_id))
+            .collect(),
+        quantities: orders
+            .iter()
+            .map(|o| o.action.wanted().map_or(0, |w| w.quantity.get()))
+            .collect(),
         lifetimes: orders.iter().map(lifetime_seconds).collect(),
         places: places.clone(),
         keys: keyed
@@ -252,9 +160,9 @@ pub(super) async fn record_where_all_fit(
             let outcome = if let Action::Hold { lifetime, .. } = order.action {
                 let expires_at =
                     now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::MAX);
-                recorded(order, id, 0, now, expires_at)
+                order.recorded(id, 0, now, expires_at)
             } else {
-                recorded(order, id, seq_before + i64::from(place), now, now)
+                order.recorded(id, seq_before + i64::from(place), now, now)
             };
             Some((index, outcome))
         })
@@ -363,10 +271,10 @@ pub(super) async fn find_made(
         .enumerate()
         .filter_map(|(index, (order, &id))| {
             let outcome = if let Some(&(seq, purchased_at)) = purchases.get(&id) {
-                recorded(order, id, seq, purchased_at, purchased_at)
+                order.recorded(id, seq, purchased_at, purchased_at)
             } else {
                 let &(created_at, expires_at) = holds.get(&id)?;
-                recorded(order, id, 0, created_at, expires_at)
+                order.recorded(id, 0, created_at, expires_at)
             };
             Some((index, outcome))
         })
@@ -388,5 +296,38 @@ statement! {
         "SELECT id, created_at, expires_at FROM holds WHERE id = ANY("
         ids: Vec<Uuid> as Array<SqlUuid>,
         ")"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::orders::rules::Rule;
+
+    /// The statement keeps each rule a batch can break as the domain states
+    /// it; the per-buyer limit is the schema's (`ticket_buyers_within_limit`,
+    /// held to the same text by the rule tests against PostgreSQL).
+    #[test]
+    fn the_statement_states_the_rules_as_the_domain_does() {
+        let statement = RecordWhereAllFit {
+            tickets: Vec::new(),
+            ids: Vec::new(),
+            user_ids: Vec::new(),
+            quantities: Vec::new(),
+            lifetimes: Vec::new(),
+            places: Vec::new(),
+            keys: Vec::new(),
+            fingerprints: Vec::new(),
+            statuses: Vec::new(),
+            locations: Vec::new(),
+            bodies: Vec::new(),
+            seq_mark: String::new(),
+            at_mark: String::new(),
+            expires_at_mark: String::new(),
+        };
+        let sql = diesel::debug_query::<diesel::pg::Pg, _>(&statement).to_string();
+        for rule in [Rule::EnoughLeft, Rule::PerPurchase] {
+            assert!(sql.contains(rule.sql()), "{rule:?} is not in the statement");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The locked path: one transaction that locks the batch's tickets and
-//! keys, reads what its orders name, decides them ([`super::decide`]) and
-//! writes every change in one statement.
+//! keys, reads what its orders name, decides them (`domain::orders::decide`)
+//! and writes every change in one statement.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
@@ -11,13 +11,15 @@ use diesel::sql_types::{Array, Int2, Int4, Int8, Nullable, Text, Timestamptz, Uu
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::decide::{BuyerState, Read, TicketState, Writes, decide};
-use super::{Action, Decided, Order, StoredKey};
+use crate::answers::stored_answer;
+use crate::domain::orders::{
+    Action, BuyerState, Decided, HoldRecord, Order, PurchaseRecord, Read, StoredKey,
+    StoredResponse, TicketState, Writes, decide,
+};
 use crate::storage::StorageError;
-use crate::storage::holds::{HoldRecord, HoldRow};
-use crate::storage::idempotency::StoredResponse;
+use crate::storage::holds::HoldRow;
 use crate::storage::pool::is_lost_connection;
-use crate::storage::purchases::PurchaseRecord;
+use crate::storage::purchases::PurchaseRow;
 use crate::storage::statement::statement;
 
 /// A failed attempt of the locked path.
@@ -137,7 +139,8 @@ async fn read_under_locks(
         .collect();
     let purchases: HashMap<Uuid, PurchaseRecord> = purchases
         .into_iter()
-        .map(|(purchase, bought, held)| {
+        .map(|(row, bought, held)| {
+            let purchase = PurchaseRecord::from(row);
             note(purchase.ticket_id, purchase.user_id, bought, held);
             (purchase.id, purchase)
         })
@@ -282,7 +285,7 @@ async fn read_named(
 ) -> diesel::QueryResult<(
     Vec<KeyRow>,
     Vec<(HoldRow, Option<i32>, Option<i32>)>,
-    Vec<(PurchaseRecord, Option<i32>, Option<i32>)>,
+    Vec<(PurchaseRow, Option<i32>, Option<i32>)>,
     Vec<(i64, Uuid, i32, i32)>,
 )> {
     let (mut c1, mut c2, mut c3, mut c4) = (conn, conn, conn, conn);
@@ -345,6 +348,13 @@ fn write(writes: Writes) -> WriteBatch {
         ended_holds,
         answers,
     } = writes;
+    let answers: Vec<(String, String, StoredResponse)> = answers
+        .into_iter()
+        .map(|(key, order, outcome)| {
+            let answer = stored_answer(order.ticket, &order.action, &outcome);
+            (key.key, key.fingerprint, answer)
+        })
+        .collect();
     let (stored_buyers, new_buyers): (Vec<_>, Vec<_>) =
         buyers.into_iter().partition(|(_, state)| state.stored);
     let ticket_limits: HashMap<i64, i32> = tickets

@@ -16,7 +16,7 @@
 //! is decided in one
 //! transaction ([`locked`]): lock the tickets (in ticket order) and the
 //! keys, read what the orders name, decide each in arrival order
-//! ([`decide`]), and write every change and every stored answer in one
+//! (`domain::orders::decide`), and write every change and every stored answer in one
 //! statement. A key's answer is thus stored exactly when its change
 //! commits.
 //!
@@ -24,128 +24,20 @@
 //! numbers of its purchases follow commit order, and what one batch reads
 //! of a ticket no other batch changes until it commits.
 
-mod decide;
 mod fast;
 mod locked;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
 use super::coalescer::BatchRunner;
-use super::holds::HoldRecord;
-use super::idempotency::StoredResponse;
 use super::pool::is_lost_connection;
-use super::purchases::PurchaseRecord;
 use super::{Pool, PooledConnection, StorageError};
-use crate::domain::{PurchaseRequest, TicketId};
-
-/// One change to a ticket's books, asked for by one request.
-#[derive(Debug, Clone)]
-pub struct Order {
-    pub ticket: TicketId,
-    pub action: Action,
-    /// The idempotency key it was sent with, if any.
-    pub key: Option<OrderKey>,
-}
-
-/// What an order does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Buy tickets.
-    Purchase(PurchaseRequest),
-    /// Hold tickets for a buyer, for `lifetime`.
-    Hold {
-        wanted: PurchaseRequest,
-        lifetime: Duration,
-    },
-    /// Turn a live hold into a purchase.
-    Confirm { hold: Uuid },
-    /// Give a hold's tickets back.
-    Release { hold: Uuid },
-    /// Cancel a purchase, giving its tickets back.
-    Cancel { purchase: Uuid },
-    /// Give back the tickets of the ticket's expired holds.
-    Reclaim,
-}
-
-/// A ticket's limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// `max_per_purchase`: the most one purchase or hold may take.
-    PerPurchase,
-    /// `max_per_user`: the most one buyer may have, bought and held.
-    PerUser,
-}
-
-/// What became of an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Bought (by a purchase or a confirmed hold): the purchase's record.
-    Purchased(PurchaseRecord),
-    /// Held: the hold's record.
-    Held(HoldRecord),
-    /// The hold's tickets are free (now, or before).
-    Released,
-    /// The purchase is cancelled (now, or before): its record.
-    Cancelled(PurchaseRecord),
-    /// Fewer tickets are left than were asked for; nothing changed.
-    NotEnoughLeft { remaining: i32 },
-    /// A limit would be passed; nothing changed. `remaining_for_buyer` is
-    /// what the buyer may still get under every limit of the ticket.
-    LimitExceeded {
-        limit: Limit,
-        max: i32,
-        remaining_for_buyer: i32,
-    },
-    /// No ticket has this id.
-    UnknownTicket,
-    /// The ticket has no hold with this id.
-    UnknownHold,
-    /// The ticket has no purchase with this id.
-    UnknownPurchase,
-    /// The hold expired at `expires_at`; its tickets are free.
-    HoldExpired { expires_at: DateTime<Utc> },
-    /// The hold was released.
-    HoldReleased,
-    /// The hold was confirmed, as this purchase.
-    HoldConfirmed { purchase_id: Uuid },
-    /// The ticket's expired holds were given back.
-    Reclaimed,
-}
-
-/// An idempotency key and what to store under it.
-#[derive(Debug, Clone)]
-pub struct OrderKey {
-    pub key: String,
-    /// Identifies the request: a retry must match it.
-    pub fingerprint: String,
-    /// The answer to store for the order's outcome (and replay later).
-    pub answer: fn(TicketId, &Action, &Outcome) -> StoredResponse,
-}
-
-/// An answer stored under a key, as read for a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredKey {
-    fingerprint: String,
-    answer: StoredResponse,
-}
-
-/// How an order was answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decided {
-    /// Decided now.
-    Fresh(Outcome),
-    /// Decided before, for the same key and request: the answer then.
-    Replayed(StoredResponse),
-    /// A request with the same key is still running.
-    InFlight,
-    /// The key was used before for a different request.
-    KeyReused,
-}
+use crate::domain::TicketId;
+use crate::domain::orders::{Decided, Order};
 
 /// Runs batches of orders; see the module's documentation.
 #[derive(Debug)]

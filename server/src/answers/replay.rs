@@ -1,74 +1,19 @@
-//! Idempotent requests: the answer to a request sent with an
-//! `Idempotency-Key` is stored with the change it answers, and every answer
-//! to that key, the first and any replay, is rebuilt from what was stored,
-//! so retries get the same status, body and `Location`.
+//! Responses as stored under an idempotency key, and rebuilt from what was
+//! stored: a replay gets the same status, body and `Location` as the first.
 
-use std::time::Duration;
-
-use diesel::QueryResult;
-use diesel_async::AsyncPgConnection;
-use futures::future::BoxFuture;
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tickets_api::{
     CancelPurchaseResponse, ConfirmHoldResponse, CreateHoldResponse, CreateTicketLegacyResponse,
     CreateTicketResponse, PurchaseTicketsResponse, ReleaseHoldResponse, models,
 };
 
-use super::ApiError;
 use super::error::ProblemResponse;
-use crate::domain::IdempotencyKey;
-use crate::problem;
-use crate::storage::Pool;
-use crate::storage::idempotency::{self, Idempotent, StoredResponse};
+use super::{ApiError, problem};
+use crate::domain::orders::StoredResponse;
 
 /// A response that can be stored for an idempotency key and rebuilt.
 pub trait Replayable: ProblemResponse + From<ApiError> {
     fn to_stored(&self) -> StoredResponse;
     fn from_stored(stored: StoredResponse) -> Self;
-}
-
-/// What identifies a request for its idempotency key: the method, the path
-/// and the parsed body, so that formatting does not matter but any field does.
-pub fn fingerprint(method: &str, path: &str, body: &impl Serialize) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(method.as_bytes());
-    hasher.update(b" ");
-    hasher.update(path.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(serde_json::to_vec(body).unwrap_or_default());
-    hex::encode(hasher.finalize())
-}
-
-/// Runs `operation` at most once for `key`, in one transaction with the
-/// stored answer. Returns the answer and whether it was made just now (not
-/// replayed, refused or failed).
-pub async fn run_once<R: Replayable + Send + 'static>(
-    pool: &Pool,
-    key: &IdempotencyKey,
-    fingerprint: &str,
-    ttl: Duration,
-    operation: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, QueryResult<R>>
-    + Send
-    + 'static,
-) -> (R, bool) {
-    let outcome = idempotency::run_once(pool, key.as_str(), fingerprint, ttl, |conn| {
-        Box::pin(async move { operation(conn).await.map(|response| response.to_stored()) })
-    })
-    .await;
-    match outcome {
-        Ok(Idempotent::Done(stored)) => (R::from_stored(stored), true),
-        Ok(Idempotent::Replayed(stored)) => {
-            tracing::info!(
-                status = stored.status,
-                "replayed the answer to an idempotency key"
-            );
-            (R::from_stored(stored), false)
-        }
-        Ok(Idempotent::InFlight) => (ApiError::InFlight.into(), false),
-        Ok(Idempotent::KeyReused) => (ApiError::KeyReused.into(), false),
-        Err(error) => (ApiError::from(error).into(), false),
-    }
 }
 
 fn stored_problem(problem: Option<&models::Problem>) -> StoredResponse {
@@ -177,7 +122,7 @@ mod tests {
         ),
     })]
     #[case::sold_out(ApiError::NotEnoughTickets { requested: 2, remaining: 1 }.into())]
-    #[case::over_a_limit(ApiError::LimitExceeded { limit: crate::storage::Limit::PerUser, max: 4, remaining_for_buyer: 1 }.into())]
+    #[case::over_a_limit(ApiError::LimitExceeded { limit: crate::domain::orders::Limit::PerUser, max: 4, remaining_for_buyer: 1 }.into())]
     #[case::unknown(ApiError::TicketNotFound(crate::domain::TicketId::try_from(9_u64).expect("id")).into())]
     fn a_stored_purchase_answer_replays_as_itself(#[case] response: PurchaseTicketsResponse) {
         assert_eq!(
@@ -224,18 +169,5 @@ mod tests {
             CancelPurchaseResponse::from_stored(cancelled.to_stored()),
             cancelled
         );
-    }
-
-    #[test]
-    fn fingerprints_tell_requests_apart() {
-        let body = models::PurchaseCreate::new(1, uuid::Uuid::nil());
-        let other = models::PurchaseCreate::new(2, uuid::Uuid::nil());
-        let a = fingerprint("POST", "/tickets/1/purchases", &body);
-        assert_eq!(
-            a,
-            fingerprint("POST", "/tickets/1/purchases", &body.clone())
-        );
-        assert_ne!(a, fingerprint("POST", "/tickets/1/purchases", &other));
-        assert_ne!(a, fingerprint("POST", "/tickets/2/purchases", &body));
     }
 }

@@ -1,7 +1,8 @@
-//! Idempotency keys: the first answer to a request sent with a key is
-//! stored in the same transaction as the change it answers, and replayed to
-//! retries. A retry while the first is in flight is told so; a key used for
-//! a different request is refused.
+//! Idempotency keys kept outside the order batches (ticket creation): the
+//! first answer to a request sent with a key is stored in the same
+//! transaction as the change it answers, and replayed to retries. A retry
+//! while the first is in flight is told so; a key used for a different
+//! request is refused. (Orders keep theirs in their batch: `orders`.)
 
 use std::time::Duration;
 
@@ -12,15 +13,7 @@ use futures::future::BoxFuture;
 
 use super::schema::idempotency_keys;
 use super::{Pool, StorageError};
-
-/// An answer, as kept for replay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    pub status: u16,
-    pub location: Option<String>,
-    /// The JSON body, if the answer had one.
-    pub body: Option<String>,
-}
+use crate::domain::orders::{OrderKey, StoredResponse};
 
 /// What became of a request sent with an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +32,7 @@ pub enum Idempotent {
 /// answer commit together, or neither does.
 pub async fn run_once(
     pool: &Pool,
-    key: &str,
-    fingerprint: &str,
+    key: OrderKey,
     ttl: Duration,
     // Owning what it uses ('static): the future it returns borrows only the
     // connection.
@@ -50,6 +42,8 @@ pub async fn run_once(
     + Send
     + 'static,
 ) -> Result<Idempotent, StorageError> {
+    let OrderKey { key, fingerprint } = key;
+    let (key, fingerprint) = (key.as_str(), fingerprint.as_str());
     let mut conn = pool.get().await?;
     let outcome = conn
         .transaction(async |conn| {

@@ -11,13 +11,22 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Action, Decided, Limit, Order, Outcome, StoredKey};
-use crate::storage::holds::{HoldRecord, HoldStatus};
-use crate::storage::purchases::PurchaseRecord;
+use super::rules::Rule;
+use super::{
+    Action, Decided, HoldRecord, HoldStatus, Limit, Order, OrderKey, Outcome, PurchaseRecord,
+    StoredResponse,
+};
+
+/// An answer stored under a key, as read for a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub fingerprint: String,
+    pub answer: StoredResponse,
+}
 
 /// A ticket as locked for a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct TicketState {
+pub struct TicketState {
     pub remaining: i32,
     pub held: i32,
     pub last_seq: i64,
@@ -27,7 +36,7 @@ pub(super) struct TicketState {
 
 /// What a buyer has of a ticket with a per-buyer limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct BuyerState {
+pub struct BuyerState {
     pub bought: i32,
     pub held: i32,
     /// Whether the buyer's row exists (else it is inserted).
@@ -47,7 +56,7 @@ impl BuyerState {
 
 /// Everything a batch read under its locks.
 #[derive(Debug, Default)]
-pub(super) struct Read {
+pub struct Read {
     pub tickets: HashMap<i64, TicketState>,
     /// Per (ticket, buyer), for tickets with a per-buyer limit.
     pub buyers: HashMap<(i64, Uuid), BuyerState>,
@@ -65,7 +74,7 @@ pub(super) struct Read {
 
 /// What a batch changes, each row in its final state.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Writes {
+pub struct Writes {
     pub tickets: HashMap<i64, TicketState>,
     pub buyers: HashMap<(i64, Uuid), BuyerState>,
     pub new_purchases: Vec<PurchaseRecord>,
@@ -74,8 +83,9 @@ pub(super) struct Writes {
     /// Holds that ended now: their new status, and the purchase a confirmed
     /// one became.
     pub ended_holds: Vec<(Uuid, HoldStatus, Option<Uuid>)>,
-    /// Per key: its fingerprint and the answer to store.
-    pub answers: Vec<(String, String, crate::storage::idempotency::StoredResponse)>,
+    /// The fresh outcomes of keyed orders, whose answers are stored under
+    /// their keys.
+    pub answers: Vec<(OrderKey, Order, Outcome)>,
 }
 
 impl Writes {
@@ -101,7 +111,7 @@ impl Writes {
 
 /// Decides `orders` (each with the id its new row would get) against what
 /// was read; returns each order's answer and the changes to write.
-pub(super) fn decide(orders: &[(&Order, Uuid)], read: &Read) -> (Vec<Decided>, Writes) {
+pub fn decide(orders: &[(&Order, Uuid)], read: &Read) -> (Vec<Decided>, Writes) {
     let mut books = Books {
         tickets: read.tickets.clone(),
         buyers: read.buyers.clone(),
@@ -129,11 +139,10 @@ pub(super) fn decide(orders: &[(&Order, Uuid)], read: &Read) -> (Vec<Decided>, W
             }
             let outcome = books.apply(order, id);
             if let Some(key) = &order.key {
-                let answer = (key.answer)(order.ticket, &order.action, &outcome);
                 books
                     .writes
                     .answers
-                    .push((key.key.clone(), key.fingerprint.clone(), answer));
+                    .push((key.clone(), order.clone(), outcome));
             }
             Decided::Fresh(outcome)
         })
@@ -281,25 +290,35 @@ impl Books {
             .into_iter()
             .flatten()
             .min();
-        if let Some(max) = state.max_per_purchase.filter(|max| quantity > *max) {
-            return Some(Outcome::LimitExceeded {
-                limit: Limit::PerPurchase,
-                max,
-                remaining_for_buyer: for_buyer.unwrap_or(max),
-            });
-        }
-        if let (Some(max), Some(headroom)) = (state.max_per_user, per_user)
-            && quantity > headroom
-        {
-            return Some(Outcome::LimitExceeded {
-                limit: Limit::PerUser,
-                max,
-                remaining_for_buyer: for_buyer.unwrap_or(headroom),
-            });
-        }
-        (quantity > state.remaining).then_some(Outcome::NotEnoughLeft {
-            remaining: state.remaining,
-        })
+        let has = self
+            .buyers
+            .get(&(ticket, buyer))
+            .map_or(0, |has| has.bought + has.held);
+        Rule::ALL
+            .into_iter()
+            .find(|rule| {
+                let max = match rule {
+                    Rule::PerPurchase => state.max_per_purchase,
+                    Rule::PerBuyer => state.max_per_user,
+                    Rule::EnoughLeft => None,
+                };
+                !rule.allows(quantity, state.remaining, max, has)
+            })
+            .map(|rule| match rule {
+                Rule::PerPurchase => Outcome::LimitExceeded {
+                    limit: Limit::PerPurchase,
+                    max: state.max_per_purchase.unwrap_or_default(),
+                    remaining_for_buyer: for_buyer.unwrap_or_default(),
+                },
+                Rule::PerBuyer => Outcome::LimitExceeded {
+                    limit: Limit::PerUser,
+                    max: state.max_per_user.unwrap_or_default(),
+                    remaining_for_buyer: for_buyer.unwrap_or_default(),
+                },
+                Rule::EnoughLeft => Outcome::NotEnoughLeft {
+                    remaining: state.remaining,
+                },
+            })
     }
 
     /// The hold `id` of `ticket`, as it stands now.
@@ -394,8 +413,6 @@ mod tests {
 
     use super::*;
     use crate::domain::{PurchaseRequest, Quantity, TicketId};
-    use crate::storage::idempotency::StoredResponse;
-    use crate::storage::orders::OrderKey;
     use rstest::rstest;
 
     const T: i64 = 1;
@@ -434,11 +451,6 @@ mod tests {
         order.key = Some(OrderKey {
             key: key.to_owned(),
             fingerprint: fingerprint.to_owned(),
-            answer: |_, _, _| StoredResponse {
-                status: 201,
-                location: None,
-                body: None,
-            },
         });
         order
     }
@@ -775,7 +787,11 @@ mod tests {
                 "bought #12"
             ]
         );
-        let stored: Vec<&str> = writes.answers.iter().map(|(k, _, _)| k.as_str()).collect();
+        let stored: Vec<&str> = writes
+            .answers
+            .iter()
+            .map(|(k, _, _)| k.key.as_str())
+            .collect();
         assert_eq!(stored, ["new"], "only a fresh key's answer is stored");
     }
 
