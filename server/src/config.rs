@@ -1,7 +1,8 @@
 //! Configuration from the environment: every variable, its default, its
-//! allowed range and its meaning is here and in the README. Every value is
-//! checked at start-up, so a bad one stops the server with a message naming
-//! the variable and what it may be, rather than failing later.
+//! allowed range and its meaning is here and in `docs/OPERATIONS.md`. Every
+//! value is checked at start-up, so a bad one stops the server with a
+//! message naming the variable and what it may be, rather than failing
+//! later.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -9,13 +10,16 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 use crate::domain::{HoldLifetimes, HoldTtl};
 
 /// The server's settings.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Config {
-    /// `DATABASE_URL` (required): the PostgreSQL connection string.
-    pub database_url: String,
+    /// `DATABASE_URL` (required): the PostgreSQL connection string. It may
+    /// carry a password, so it is shown only where the pool is built.
+    pub database_url: SecretString,
     /// `LISTEN_ADDR` (default `0.0.0.0:8080`): where the API listens.
     pub listen_addr: SocketAddr,
     /// `DATABASE_POOL_SIZE` (default 16, 1 to 1000): connections kept open
@@ -61,27 +65,6 @@ pub struct Config {
     pub queue_depth: usize,
 }
 
-impl std::fmt::Debug for Config {
-    // The database URL may carry a password: never print it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("database_url", &"<redacted>")
-            .field("listen_addr", &self.listen_addr)
-            .field("pool_size", &self.pool_size)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("statement_timeout", &self.statement_timeout)
-            .field("shutdown_grace", &self.shutdown_grace)
-            .field("max_connections", &self.max_connections)
-            .field("header_read_timeout", &self.header_read_timeout)
-            .field("body_read_timeout", &self.body_read_timeout)
-            .field("idempotency_key_ttl", &self.idempotency_key_ttl)
-            .field("hold_lifetimes", &self.hold_lifetimes)
-            .field("hold_sweep_interval", &self.hold_sweep_interval)
-            .field("queue_depth", &self.queue_depth)
-            .finish()
-    }
-}
-
 /// The default for `LISTEN_ADDR`.
 pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
 
@@ -110,7 +93,7 @@ impl Config {
                 )
             })?;
         Ok(Self {
-            database_url,
+            database_url: database_url.into(),
             listen_addr: vars.parsed(
                 "LISTEN_ADDR",
                 DEFAULT_LISTEN_ADDR,
