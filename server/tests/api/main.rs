@@ -14,6 +14,7 @@ mod docs;
 mod faults;
 mod health;
 mod helpers;
+mod hold_clock;
 mod holds;
 mod http_semantics;
 mod idempotency;
