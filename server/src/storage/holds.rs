@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::query_builder::QueryFragment;
 use diesel::sql_types::{Int4, Int8, Timestamptz};
+use diesel_async::methods::LoadQuery;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::schema::holds;
@@ -127,24 +129,36 @@ pub async fn find_hold(
     }
 }
 
-/// The hold, with the time it was read at: `clock_timestamp()`, the clock
-/// decisions are taken by, not the (earlier) start of the transaction.
+/// The hold, with the time it was read at.
 async fn hold_now(
     conn: &mut AsyncPgConnection,
     ticket: TicketId,
     hold_id: uuid::Uuid,
 ) -> QueryResult<Option<(HoldRecord, DateTime<Utc>)>> {
-    let hold = holds::table
+    let hold = find_hold_query(hold_id, ticket.get())
+        .get_result::<(HoldRow, DateTime<Utc>)>(conn)
+        .await
+        .optional()?;
+    Ok(hold.map(|(row, now)| (HoldRecord::from(row), now)))
+}
+
+/// The hold `hold_id` of ticket `ticket` with the time it is read at:
+/// `clock_timestamp()`, the clock decisions are taken by, not the (earlier)
+/// start of the transaction.
+pub(super) fn find_hold_query(
+    hold_id: uuid::Uuid,
+    ticket: i64,
+) -> impl LoadQuery<'static, AsyncPgConnection, (HoldRow, DateTime<Utc>)>
++ QueryFragment<diesel::pg::Pg>
++ Send {
+    holds::table
         .find(hold_id)
-        .filter(holds::ticket_id.eq(ticket.get()))
+        .filter(holds::ticket_id.eq(ticket))
         .select((
             HoldRow::as_select(),
             diesel::dsl::sql::<Timestamptz>("clock_timestamp()"),
         ))
-        .first::<(HoldRow, DateTime<Utc>)>(conn)
-        .await
-        .optional()?;
-    Ok(hold.map(|(row, now)| (HoldRecord::from(row), now)))
+        .limit(1)
 }
 
 statement! {

@@ -26,6 +26,8 @@
 
 mod decide;
 mod fast;
+#[cfg(test)]
+mod golden_sql;
 mod locked;
 
 use std::sync::Arc;
