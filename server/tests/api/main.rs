@@ -11,6 +11,7 @@ mod commit_order;
 mod concurrency;
 mod configuration;
 mod docs;
+mod explain;
 mod faults;
 mod health;
 mod helpers;
