@@ -1684,6 +1684,7 @@ pub struct Purchase {
 
     pub quantity: u32,
 
+    /// When it was made: read, as its `number` is taken, while the ticket is locked for it, so a purchase with a higher `number` never has an earlier `purchased_at` (purchases made together share one)
     #[serde(rename = "purchased_at")]
 
     pub purchased_at: chrono::DateTime::<chrono::Utc>,

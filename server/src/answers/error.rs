@@ -99,7 +99,7 @@ impl ApiError {
             }
             Self::HoldExpired { expires_at } => ProblemKind::HoldExpired.with_detail(format!(
                 "The hold expired at {}; its tickets are on sale again",
-                expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+                expires_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
             )),
             Self::HoldReleased => ProblemKind::HoldReleased
                 .with_detail("The hold was released; its tickets are on sale again"),
@@ -107,7 +107,7 @@ impl ApiError {
                 expired_at: Some(expires_at),
             } => ProblemKind::HoldGone.with_detail(format!(
                 "The hold expired at {}; its tickets are on sale again",
-                expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+                expires_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
             )),
             Self::HoldGone { expired_at: None } => ProblemKind::HoldGone
                 .with_detail("The hold was released; its tickets are on sale again"),

@@ -2,8 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::query_builder::QueryFragment;
 use diesel::sql_types::{Int4, Int8, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel_async::methods::LoadQuery;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::schema::holds;
 use super::statement::statement;
@@ -41,28 +43,77 @@ impl From<HoldRow> for HoldRecord {
 }
 
 /// The hold `hold_id` of ticket `ticket`, if there is one, and the
-/// database's time now (to tell whether it expired).
+/// database's time when it was read (to tell whether it expired).
+///
+/// A hold that looks expired is read again once the ticket's row lock is
+/// free: a confirmation decided under that lock before the hold expired may
+/// not have committed yet, and a hold once answered expired must stay so.
+/// Every decision taken under the lock is then either seen or taken after
+/// this read, at a later time.
 pub async fn find_hold(
     pool: &Pool,
     ticket: TicketId,
     hold_id: uuid::Uuid,
 ) -> Result<Option<(HoldRecord, DateTime<Utc>)>, StorageError> {
-    read(pool, |conn| {
-        Box::pin(async move {
-            let hold = holds::table
-                .find(hold_id)
-                .filter(holds::ticket_id.eq(ticket.get()))
-                .select((
-                    HoldRow::as_select(),
-                    diesel::dsl::sql::<Timestamptz>("now()"),
-                ))
-                .first::<(HoldRow, DateTime<Utc>)>(conn)
-                .await
-                .optional()?;
-            Ok(hold.map(|(row, now)| (HoldRecord::from(row), now)))
-        })
-    })
-    .await
+    let found = read(pool, |conn| Box::pin(hold_now(conn, ticket, hold_id))).await?;
+    match found {
+        Some((hold, now)) if hold.status == HoldStatus::Held && hold.expires_at <= now => {
+            read(pool, |conn| {
+                Box::pin(conn.transaction(async move |conn| {
+                    WaitForTicketLock {
+                        ticket: ticket.get(),
+                    }
+                    .execute(conn)
+                    .await?;
+                    hold_now(conn, ticket, hold_id).await
+                }))
+            })
+            .await
+        }
+        found => Ok(found),
+    }
+}
+
+/// The hold, with the time it was read at.
+async fn hold_now(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    hold_id: uuid::Uuid,
+) -> QueryResult<Option<(HoldRecord, DateTime<Utc>)>> {
+    let hold = find_hold_query(hold_id, ticket.get())
+        .get_result::<(HoldRow, DateTime<Utc>)>(conn)
+        .await
+        .optional()?;
+    Ok(hold.map(|(row, now)| (HoldRecord::from(row), now)))
+}
+
+/// The hold `hold_id` of ticket `ticket` with the time it is read at:
+/// `clock_timestamp()`, the clock decisions are taken by, not the (earlier)
+/// start of the transaction.
+pub(super) fn find_hold_query(
+    hold_id: uuid::Uuid,
+    ticket: i64,
+) -> impl LoadQuery<'static, AsyncPgConnection, (HoldRow, DateTime<Utc>)>
++ QueryFragment<diesel::pg::Pg>
++ Send {
+    holds::table
+        .find(hold_id)
+        .filter(holds::ticket_id.eq(ticket))
+        .select((
+            HoldRow::as_select(),
+            diesel::dsl::sql::<Timestamptz>("clock_timestamp()"),
+        ))
+        .limit(1)
+}
+
+statement! {
+    /// Waits until no other transaction holds the ticket's row lock, and
+    /// keeps it from being taken until this transaction ends.
+    WaitForTicketLock {
+        "SELECT 1 FROM tickets WHERE id = "
+        ticket: i64 as Int8,
+        " FOR SHARE"
+    }
 }
 
 /// Up to `limit` tickets with holds past their expiry that still count as

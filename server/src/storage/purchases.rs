@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel::query_builder::QueryFragment;
+use diesel_async::methods::LoadQuery;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{purchases, tickets};
 use super::{Pool, StorageError, read};
@@ -78,14 +80,11 @@ pub async fn list_purchases(
     read(pool, |conn| {
         Box::pin(async move {
             // One more than the page holds, to know whether another page follows.
-            let mut purchases: Vec<PurchaseRow> = purchases::table
-                .filter(purchases::ticket_id.eq(ticket.get()))
-                .filter(purchases::seq.gt(after.map_or(0, PurchaseCursor::seq)))
-                .order(purchases::seq)
-                .limit(i64::from(limit) + 1)
-                .select(PurchaseRow::as_select())
-                .load(conn)
-                .await?;
+            let after = after.map_or(0, PurchaseCursor::seq);
+            let mut purchases: Vec<PurchaseRow> =
+                page_query(ticket.get(), after, i64::from(limit) + 1)
+                    .load(conn)
+                    .await?;
             if purchases.is_empty() {
                 // An empty page: tell an unknown ticket from one with no more purchases.
                 let exists: bool =
@@ -105,4 +104,20 @@ pub async fn list_purchases(
         })
     })
     .await
+}
+
+/// Up to `rows` purchases of `ticket` numbered after `after`, in number
+/// order: a keyset page, read from the `(ticket_id, seq)` index.
+pub(super) fn page_query(
+    ticket: i64,
+    after: i64,
+    rows: i64,
+) -> impl LoadQuery<'static, AsyncPgConnection, PurchaseRow> + QueryFragment<diesel::pg::Pg> + Send
+{
+    purchases::table
+        .filter(purchases::ticket_id.eq(ticket))
+        .filter(purchases::seq.gt(after))
+        .order(purchases::seq)
+        .limit(rows)
+        .select(PurchaseRow::as_select())
 }

@@ -48,7 +48,7 @@ macro_rules! statement {
         }
     ) => {
         $(#[$attr])*
-        #[derive(Debug, diesel::query_builder::QueryId)]
+        #[derive(Debug, Default, diesel::query_builder::QueryId)]
         pub(super) struct $name {
             $(pub(super) $field: $rust,)*
         }

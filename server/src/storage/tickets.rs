@@ -166,7 +166,9 @@ impl BatchRunner for TicketReads {
 
 statement! {
     /// The tickets with these ids, each with what its expired holds still
-    /// hold: one statement, so each answer is the books at one moment. The
+    /// hold: one statement, so each answer is the books at one moment.
+    /// Expiry is judged by `clock_timestamp()`, the clock decisions are
+    /// taken by, which cannot run behind one already committed. The
     /// partial index on held holds answers the sum; a ticket holding none
     /// does not ask.
     FindTickets -> (Int8, Text, Text, Int4, Int4, Int4, Nullable<Int4>, Nullable<Int4>, Int4) {
@@ -174,7 +176,7 @@ statement! {
                 t.max_per_purchase, t.max_per_user, \
                 CASE WHEN t.held = 0 THEN 0 ELSE \
                   (SELECT COALESCE(sum(h.quantity), 0)::integer FROM holds h \
-                    WHERE h.ticket_id = t.id AND h.status = 'held' AND h.expires_at <= now()) \
+                    WHERE h.ticket_id = t.id AND h.status = 'held' AND h.expires_at <= clock_timestamp()) \
                 END \
            FROM tickets t WHERE t.id = ANY("
         ids: Vec<i64> as Array<Int8>,

@@ -17,7 +17,7 @@ use crate::helpers::{TestApp, TestDatabase, assert_books_balance, assert_problem
 
 /// Holds may last from 1 s; the sweep that brings the stored counts up to
 /// date runs every `sweep`.
-fn short_holds(sweep: Duration) -> impl FnOnce(&mut Config) {
+pub(crate) fn short_holds(sweep: Duration) -> impl FnOnce(&mut Config) {
     move |config| {
         config.hold_lifetimes = HoldLifetimes {
             default: Duration::from_secs(900),
@@ -28,9 +28,9 @@ fn short_holds(sweep: Duration) -> impl FnOnce(&mut Config) {
     }
 }
 
-const NO_SWEEP: Duration = Duration::from_secs(3600);
+pub(crate) const NO_SWEEP: Duration = Duration::from_secs(3600);
 
-async fn held(app: &TestApp, ticket: i64, quantity: i64, ttl: Option<u32>) -> Value {
+pub(crate) async fn held(app: &TestApp, ticket: i64, quantity: i64, ttl: Option<u32>) -> Value {
     let response = app.hold(ticket, quantity, ttl).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let location = response.headers()["location"]
@@ -48,7 +48,7 @@ async fn held(app: &TestApp, ticket: i64, quantity: i64, ttl: Option<u32>) -> Va
     hold
 }
 
-fn hold_path(hold: &Value) -> String {
+pub(crate) fn hold_path(hold: &Value) -> String {
     format!(
         "/tickets/{}/holds/{}",
         hold["ticket_id"],
@@ -56,7 +56,7 @@ fn hold_path(hold: &Value) -> String {
     )
 }
 
-fn time(value: &Value) -> DateTime<Utc> {
+pub(crate) fn time(value: &Value) -> DateTime<Utc> {
     value.as_str().expect("a time").parse().expect("RFC 3339")
 }
 

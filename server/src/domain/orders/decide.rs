@@ -68,7 +68,8 @@ pub struct Read {
     pub busy_keys: HashSet<String>,
     /// The live answers stored under the orders' keys.
     pub stored: HashMap<String, StoredKey>,
-    /// The transaction's time.
+    /// The time the batch decides at, read once its tickets' row locks
+    /// were held: expiry is judged, and new rows are dated, by it.
     pub now: DateTime<Utc>,
 }
 

@@ -144,11 +144,11 @@ pub(super) async fn record_where_all_fit(
     }
     .load(conn)
     .await?;
-    // Each sold ticket's number before the batch: a purchase took that
-    // plus its place, as the statement wrote it.
+    // Each sold ticket's number before the batch (a purchase took that
+    // plus its place, as the statement wrote it) and its time.
     let sold: HashMap<i64, (i64, DateTime<Utc>)> = sold
         .into_iter()
-        .map(|(ticket, last_seq, made, now)| (ticket, (last_seq - made, now)))
+        .map(|(ticket, last_seq, made, at)| (ticket, (last_seq - made, at)))
         .collect();
     Ok(orders
         .iter()
@@ -156,13 +156,13 @@ pub(super) async fn record_where_all_fit(
         .zip(places)
         .enumerate()
         .filter_map(|(index, ((order, &id), place))| {
-            let &(seq_before, now) = sold.get(&order.ticket.get())?;
+            let &(seq_before, at) = sold.get(&order.ticket.get())?;
             let outcome = if let Action::Hold { lifetime, .. } = order.action {
                 let expires_at =
-                    now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::MAX);
-                order.recorded(id, 0, now, expires_at)
+                    at + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::MAX);
+                order.recorded(id, 0, at, expires_at)
             } else {
-                order.recorded(id, seq_before + i64::from(place), now, now)
+                order.recorded(id, seq_before + i64::from(place), at, at)
             };
             Some((index, outcome))
         })
@@ -180,6 +180,10 @@ statement! {
     /// a buyer past it fails the whole statement (the row's CHECK), as does
     /// an answer stored under a key after `totals` looked (its primary key),
     /// and the batch goes the locked way.
+    /// Each ticket's time (`sold.at`: its purchases' and holds' times, and
+    /// its holds' expiry) is read as `sold` returns its row, so once its row
+    /// lock is held; `now()`, the transaction's start, would date them
+    /// before the wait for the lock.
     RecordWhereAllFit -> (Int8, Int8, Int8, Timestamptz) {
         "WITH wanted AS (SELECT * FROM unnest("
         tickets: Vec<i64> as Array<Int8>, ", "
@@ -211,7 +215,8 @@ statement! {
                    WHERE t.id = totals.ticket_id AND locked.id = t.id \
                      AND t.remaining >= totals.total \
                      AND (t.max_per_purchase IS NULL OR totals.largest <= t.max_per_purchase) \
-               RETURNING t.id, t.last_purchase_seq, totals.made, t.max_per_user), \
+               RETURNING t.id, t.last_purchase_seq, totals.made, t.max_per_user, \
+                         clock_timestamp() AS at), \
          buyers AS (INSERT INTO ticket_buyers (ticket_id, user_id, bought, held, max_per_user) \
                     SELECT w.ticket_id, w.user_id, \
                            COALESCE(sum(w.quantity) FILTER (WHERE w.lifetime IS NULL), 0), \
@@ -223,26 +228,26 @@ statement! {
                     ON CONFLICT (ticket_id, user_id) DO UPDATE \
                        SET bought = ticket_buyers.bought + excluded.bought, \
                            held = ticket_buyers.held + excluded.held), \
-         made AS (INSERT INTO purchases (id, ticket_id, user_id, quantity, seq) \
+         made AS (INSERT INTO purchases (id, ticket_id, user_id, quantity, seq, purchased_at) \
                   SELECT w.id, w.ticket_id, w.user_id, w.quantity, \
-                         sold.last_purchase_seq - sold.made + w.place \
+                         sold.last_purchase_seq - sold.made + w.place, sold.at \
                     FROM wanted w JOIN sold ON sold.id = w.ticket_id \
                    WHERE w.lifetime IS NULL), \
-         kept AS (INSERT INTO holds (id, ticket_id, user_id, quantity, expires_at) \
-                  SELECT w.id, w.ticket_id, w.user_id, w.quantity, \
-                         now() + make_interval(secs => w.lifetime) \
+         kept AS (INSERT INTO holds (id, ticket_id, user_id, quantity, created_at, expires_at) \
+                  SELECT w.id, w.ticket_id, w.user_id, w.quantity, sold.at, \
+                         sold.at + make_interval(secs => w.lifetime) \
                     FROM wanted w JOIN sold ON sold.id = w.ticket_id \
                    WHERE w.lifetime IS NOT NULL), \
          answered AS (INSERT INTO idempotency_keys (key, fingerprint, status, location, body) \
                       SELECT w.key, w.fingerprint, w.status, w.location, \
                              replace(replace(replace(w.body, "
         seq_mark: String as Text, ", (sold.last_purchase_seq - sold.made + w.place)::text), "
-        at_mark: String as Text, ", rfc3339_utc(now())), "
+        at_mark: String as Text, ", rfc3339_utc(sold.at)), "
         expires_at_mark: String as Text, ", \
-                                     COALESCE(rfc3339_utc(now() + make_interval(secs => w.lifetime)), '')) \
+                                     COALESCE(rfc3339_utc(sold.at + make_interval(secs => w.lifetime)), '')) \
                         FROM wanted w JOIN sold ON sold.id = w.ticket_id \
                        WHERE w.key IS NOT NULL) \
-         SELECT id, last_purchase_seq, made, now() FROM sold"
+         SELECT id, last_purchase_seq, made, at FROM sold"
     }
 }
 

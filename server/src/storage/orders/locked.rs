@@ -75,7 +75,7 @@ pub(super) async fn decide_under_locks(
             let (decided, writes) = decide(orders, &read);
             if !writes.is_empty() {
                 let inserted = writes.inserted();
-                write(writes).execute(conn).await?;
+                write(writes, read.now).execute(conn).await?;
                 *sent.lock().unwrap_or_else(PoisonError::into_inner) =
                     Some((decided.clone(), inserted));
             }
@@ -175,7 +175,9 @@ async fn read_under_locks(
 }
 
 /// Locks `tickets` (in id order) and tries `keys`; returns the tickets'
-/// books, the keys another transaction holds, and the transaction's time.
+/// books, the keys another transaction holds, and the time the batch
+/// decides at: read after every lock is held, so no decision is dated
+/// before a wait for a lock it made.
 async fn lock(
     conn: &mut AsyncPgConnection,
     tickets: Vec<i64>,
@@ -195,7 +197,13 @@ async fn lock(
             .load::<(i64, i32, i32, i64, Option<i32>, Option<i32>, DateTime<Utc>)>(&mut first),
         lock_keys,
     )?;
-    let now = locked.as_slice().first().map_or_else(Utc::now, |row| row.6);
+    // Each row's time was read once its lock was held, and the locks are
+    // taken one after another: the last is after all of them.
+    let now = locked
+        .iter()
+        .map(|row| row.6)
+        .max()
+        .unwrap_or_else(Utc::now);
     let tickets = locked
         .into_iter()
         .map(
@@ -336,9 +344,9 @@ async fn read_named(
     futures::try_join!(stored, holds, purchases, buyers)
 }
 
-/// The statement that writes `writes`. Its times are the transaction's
-/// `now()`, the time the decisions were made at.
-fn write(writes: Writes) -> WriteBatch {
+/// The statement that writes `writes`, decided at `at`: the rows' times
+/// (bought, held, cancelled, ended) are `at`, as the answers say.
+fn write(writes: Writes, at: DateTime<Utc>) -> WriteBatch {
     let Writes {
         tickets,
         buyers,
@@ -363,6 +371,7 @@ fn write(writes: Writes) -> WriteBatch {
         .collect();
     let tickets: Vec<(i64, TicketState)> = tickets.into_iter().collect();
     WriteBatch {
+        at,
         ticket_ids: tickets.iter().map(|(id, _)| *id).collect(),
         remaining: tickets.iter().map(|(_, t)| t.remaining).collect(),
         held: tickets.iter().map(|(_, t)| t.held).collect(),
@@ -423,12 +432,17 @@ fn write(writes: Writes) -> WriteBatch {
 }
 
 statement! {
-    /// Locks a batch's tickets, in id order, and reads their books.
+    /// Locks a batch's tickets, in id order, and reads their books, each
+    /// row with the time once its lock is held. (The time is read outside
+    /// the locking subquery: in its select list it would be read before the
+    /// lock was waited for, as `now()` is read when the transaction begins.)
     LockTickets -> (Int8, Int4, Int4, Int8, Nullable<Int4>, Nullable<Int4>, Timestamptz) {
-        "SELECT id, remaining, held, last_purchase_seq, max_per_purchase, max_per_user, now() \
-           FROM tickets WHERE id = ANY("
+        "SELECT id, remaining, held, last_purchase_seq, max_per_purchase, max_per_user, \
+                clock_timestamp() \
+           FROM (SELECT id, remaining, held, last_purchase_seq, max_per_purchase, max_per_user \
+                   FROM tickets WHERE id = ANY("
         tickets: Vec<i64> as Array<Int8>,
-        ") ORDER BY id FOR UPDATE"
+        ") ORDER BY id FOR UPDATE) AS locked"
     }
 }
 
@@ -524,7 +538,10 @@ statement! {
     /// holds, and the answers stored under keys (an expired key's row is
     /// replaced).
     WriteBatch {
-        "WITH tickets_now AS (UPDATE tickets t \
+        "WITH clock AS (SELECT "
+        at: DateTime<Utc> as Timestamptz,
+        "::timestamptz AS at), \
+         tickets_now AS (UPDATE tickets t \
                                  SET remaining = d.remaining, held = d.held, last_purchase_seq = d.last_seq \
                                 FROM unnest("
         ticket_ids: Vec<i64> as Array<Int8>, ", "
@@ -548,22 +565,23 @@ statement! {
         new_buyer_held: Vec<i32> as Array<Int4>, ", "
         new_buyer_limits: Vec<i32> as Array<Int4>,
         ")), \
-         made AS (INSERT INTO purchases (id, ticket_id, user_id, quantity, seq, hold_id) \
-                  SELECT * FROM unnest("
+         made AS (INSERT INTO purchases (id, ticket_id, user_id, quantity, seq, hold_id, purchased_at) \
+                  SELECT p.*, clock.at FROM clock, unnest("
         purchase_ids: Vec<Uuid> as Array<SqlUuid>, ", "
         purchase_tickets: Vec<i64> as Array<Int8>, ", "
         purchase_users: Vec<Uuid> as Array<SqlUuid>, ", "
         purchase_quantities: Vec<i32> as Array<Int4>, ", "
         purchase_seqs: Vec<i64> as Array<Int8>, ", "
         purchase_holds: Vec<Option<Uuid>> as Array<Nullable<SqlUuid>>,
-        ")), \
-         cancelled AS (UPDATE purchases SET cancelled_at = now() WHERE id = ANY("
+        ") AS p), \
+         cancelled AS (UPDATE purchases SET cancelled_at = clock.at FROM clock WHERE id = ANY("
         cancelled: Vec<Uuid> as Array<SqlUuid>,
         ")), \
-         kept AS (INSERT INTO holds (id, ticket_id, user_id, quantity, expires_at, status, ended_at, purchase_id) \
-                  SELECT id, ticket_id, user_id, quantity, expires_at, status, \
-                         CASE WHEN status = 'held' THEN NULL ELSE now() END, purchase \
-                    FROM unnest("
+         kept AS (INSERT INTO holds (id, ticket_id, user_id, quantity, created_at, expires_at, status, \
+                                     ended_at, purchase_id) \
+                  SELECT id, ticket_id, user_id, quantity, clock.at, expires_at, status, \
+                         CASE WHEN status = 'held' THEN NULL ELSE clock.at END, purchase \
+                    FROM clock, unnest("
         hold_ids: Vec<Uuid> as Array<SqlUuid>, ", "
         hold_tickets: Vec<i64> as Array<Int8>, ", "
         hold_users: Vec<Uuid> as Array<SqlUuid>, ", "
@@ -572,8 +590,8 @@ statement! {
         hold_statuses: Vec<String> as Array<Text>, ", "
         hold_purchases: Vec<Option<Uuid>> as Array<Nullable<SqlUuid>>,
         ") AS h (id, ticket_id, user_id, quantity, expires_at, status, purchase)), \
-         ended AS (UPDATE holds h SET status = d.status, ended_at = now(), purchase_id = d.purchase \
-                     FROM unnest("
+         ended AS (UPDATE holds h SET status = d.status, ended_at = clock.at, purchase_id = d.purchase \
+                     FROM clock, unnest("
         ended_ids: Vec<Uuid> as Array<SqlUuid>, ", "
         ended_statuses: Vec<String> as Array<Text>, ", "
         ended_purchases: Vec<Option<Uuid>> as Array<Nullable<SqlUuid>>,

@@ -25,6 +25,8 @@
 //! of a ticket no other batch changes until it commits.
 
 mod fast;
+#[cfg(test)]
+mod golden_sql;
 mod locked;
 
 use std::sync::Arc;

@@ -1,0 +1,8 @@
+SELECT
+  id,
+  seq,
+  purchased_at
+FROM
+  purchases
+WHERE
+  id = ANY($1)
