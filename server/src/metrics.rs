@@ -30,6 +30,8 @@ pub struct Metrics {
     pub holds: IntCounterVec,
     /// Purchases cancelled.
     pub cancellations: IntCounter,
+    /// Requests refused by a rate limit, by limit (`per-address`, `per-buyer`).
+    pub rate_limited: IntCounterVec,
     /// Requests per batch, by queue (purchases, ticket reads).
     batch_size: HistogramVec,
     /// Requests waiting for a batch, by queue.
@@ -85,6 +87,14 @@ impl Metrics {
             .expect("valid metric"),
             cancellations: IntCounter::new("tickets_cancellations_total", "Purchases cancelled")
                 .expect("valid metric"),
+            rate_limited: IntCounterVec::new(
+                Opts::new(
+                    "http_rate_limited_total",
+                    "Requests refused by a rate limit, by limit",
+                ),
+                &["limit"],
+            )
+            .expect("valid metric"),
             batch_size: HistogramVec::new(
                 HistogramOpts::new("tickets_batch_size", "Requests run per batch, by queue")
                     .buckets(vec![
@@ -128,6 +138,7 @@ impl Metrics {
             Box::new(metrics.limit_rejections.clone()),
             Box::new(metrics.holds.clone()),
             Box::new(metrics.cancellations.clone()),
+            Box::new(metrics.rate_limited.clone()),
             Box::new(metrics.batch_size.clone()),
             Box::new(metrics.queue_waiting.clone()),
             Box::new(metrics.queue_refused.clone()),
