@@ -1,7 +1,8 @@
 //! Configuration from the environment: every variable, its default, its
-//! allowed range and its meaning is here and in the README. Every value is
-//! checked at start-up, so a bad one stops the server with a message naming
-//! the variable and what it may be, rather than failing later.
+//! allowed range and its meaning is here and in `docs/OPERATIONS.md`, whose
+//! table a test holds to [`VARIABLES`]. Every value is checked at start-up,
+//! so a bad one stops the server with a message naming the variable and
+//! what it may be, rather than failing later.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -9,14 +10,17 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 use crate::domain::{HoldLifetimes, HoldTtl};
 use crate::http::{AllowedOrigins, Rate, RateLimitSettings, TrustedProxies};
 
 /// The server's settings.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Config {
-    /// `DATABASE_URL` (required): the PostgreSQL connection string.
-    pub database_url: String,
+    /// `DATABASE_URL` (required): the PostgreSQL connection string. It may
+    /// carry a password, so it is shown only where the pool is built.
+    pub database_url: SecretString,
     /// `LISTEN_ADDR` (default `0.0.0.0:8080`): where the API listens.
     pub listen_addr: SocketAddr,
     /// `DATABASE_POOL_SIZE` (default 16, 1 to 1000): connections kept open
@@ -78,32 +82,41 @@ pub struct Config {
     pub rate_limits: Option<RateLimitSettings>,
 }
 
-impl std::fmt::Debug for Config {
-    // The database URL may carry a password: never print it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("database_url", &"<redacted>")
-            .field("listen_addr", &self.listen_addr)
-            .field("pool_size", &self.pool_size)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("statement_timeout", &self.statement_timeout)
-            .field("shutdown_grace", &self.shutdown_grace)
-            .field("max_connections", &self.max_connections)
-            .field("header_read_timeout", &self.header_read_timeout)
-            .field("body_read_timeout", &self.body_read_timeout)
-            .field("idempotency_key_ttl", &self.idempotency_key_ttl)
-            .field("hold_lifetimes", &self.hold_lifetimes)
-            .field("hold_sweep_interval", &self.hold_sweep_interval)
-            .field("queue_depth", &self.queue_depth)
-            .field("cors_allowed_origins", &self.cors_allowed_origins)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("rate_limits", &self.rate_limits)
-            .finish()
-    }
-}
-
 /// The default for `LISTEN_ADDR`.
 pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
+
+/// Every variable [`Config::from_lookup`] reads, with its default as text
+/// (`None`: required), in the order of the operator's table in
+/// `docs/OPERATIONS.md`. Tests hold this list to `from_lookup` (the same
+/// names, the same defaults) and to that table.
+///
+/// To add a setting: a field in [`Config`], its read in `from_lookup`, a line
+/// here, and a row in the table (a required one also needs a sample value
+/// in the tests' `REQUIRED`). The tests name whichever is missing.
+pub const VARIABLES: &[(&str, Option<&str>)] = &[
+    ("DATABASE_URL", None),
+    ("LISTEN_ADDR", Some(DEFAULT_LISTEN_ADDR)),
+    ("DATABASE_POOL_SIZE", Some("16")),
+    ("DATABASE_CONNECT_TIMEOUT_MS", Some("2000")),
+    ("DATABASE_STATEMENT_TIMEOUT_MS", Some("5000")),
+    ("SHUTDOWN_GRACE_MS", Some("10000")),
+    ("MAX_CONNECTIONS", Some("1024")),
+    ("HEADER_READ_TIMEOUT_MS", Some("10000")),
+    ("BODY_READ_TIMEOUT_MS", Some("10000")),
+    ("IDEMPOTENCY_KEY_TTL_SECS", Some("86400")),
+    ("HOLD_TTL_DEFAULT_SECS", Some("900")),
+    ("HOLD_TTL_MIN_SECS", Some("60")),
+    ("HOLD_TTL_MAX_SECS", Some("3600")),
+    ("HOLD_SWEEP_INTERVAL_MS", Some("5000")),
+    ("QUEUE_DEPTH", Some("4096")),
+    ("CORS_ALLOWED_ORIGINS", Some("")),
+    ("TRUSTED_PROXIES", Some("")),
+    ("RATE_LIMITS", Some("on")),
+    ("RATE_LIMIT_ADDRESS_PER_MINUTE", Some("1200")),
+    ("RATE_LIMIT_ADDRESS_BURST", Some("200")),
+    ("RATE_LIMIT_BUYER_PER_MINUTE", Some("30")),
+    ("RATE_LIMIT_BUYER_BURST", Some("10")),
+];
 
 /// A setting that cannot be used, with what it may be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,7 +143,7 @@ impl Config {
                 )
             })?;
         Ok(Self {
-            database_url,
+            database_url: database_url.into(),
             listen_addr: vars.parsed(
                 "LISTEN_ADDR",
                 DEFAULT_LISTEN_ADDR,
@@ -348,6 +361,46 @@ mod tests {
         all.extend_from_slice(vars);
         let error = config(&all).expect_err("refused").to_string();
         assert!(error.contains(says), "{error:?} does not say {says:?}");
+    }
+
+    /// A usable value for each required variable.
+    const REQUIRED: &[(&str, &str)] = &[("DATABASE_URL", "postgres://x/db")];
+
+    /// `from_lookup` reads exactly the variables [`VARIABLES`] names.
+    #[test]
+    fn the_list_names_every_variable_read_and_no_other() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|name| {
+            asked.borrow_mut().push(name.to_owned());
+            REQUIRED
+                .iter()
+                .find(|(required, _)| *required == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+        .expect("valid");
+        let mut asked = asked.into_inner();
+        asked.sort();
+        asked.dedup();
+        let mut listed: Vec<String> = VARIABLES
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
+        listed.sort();
+        assert_eq!(asked, listed);
+    }
+
+    /// Setting every variable to its listed default changes nothing.
+    #[test]
+    fn the_listed_defaults_are_the_ones_applied() {
+        let unset = format!("{:?}", config(REQUIRED).expect("valid"));
+        let mut all = REQUIRED.to_vec();
+        all.extend(
+            VARIABLES
+                .iter()
+                .filter_map(|(name, default)| default.map(|default| (*name, default))),
+        );
+        let spelled_out = format!("{:?}", config(&all).expect("valid"));
+        assert_eq!(unset, spelled_out);
     }
 
     #[test]

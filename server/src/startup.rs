@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::FutureExt;
+use secrecy::ExposeSecret;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::task::TaskTracker;
@@ -56,7 +57,7 @@ impl Application {
     /// listening socket.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let pool = storage::build_pool(
-            &config.database_url,
+            config.database_url.expose_secret(),
             storage::PoolSettings {
                 max_size: config.pool_size,
                 connect_timeout: config.connect_timeout,

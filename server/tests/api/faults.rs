@@ -122,7 +122,7 @@ async fn the_database_going_away_mid_stream_is_503_and_the_service_recovers_by_i
     let proxied = through(&db.url, proxy.address);
     let connect_timeout = Duration::from_millis(500);
     let app = TestApp::start_with(&db, |config| {
-        config.database_url = proxied;
+        config.database_url = proxied.into();
         config.connect_timeout = connect_timeout;
     })
     .await;

@@ -149,7 +149,7 @@ async fn with_the_database_down_every_request_gives_up_at_the_connect_timeout() 
     let proxy = ChaosProxy::start(crate::faults::database_address(&db.url)).await;
     let connect_timeout = Duration::from_millis(800);
     let app = TestApp::start_with(&db, |config| {
-        config.database_url = crate::faults::through(&db.url, proxy.address);
+        config.database_url = crate::faults::through(&db.url, proxy.address).into();
         config.connect_timeout = connect_timeout;
     })
     .await;
