@@ -259,7 +259,12 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 "RATE_LIMIT_ADDRESS_BURST",
                 200,
             )?,
-            buyer: rate("RATE_LIMIT_BUYER_PER_MINUTE", 30, "RATE_LIMIT_BUYER_BURST", 10)?,
+            buyer: rate(
+                "RATE_LIMIT_BUYER_PER_MINUTE",
+                30,
+                "RATE_LIMIT_BUYER_BURST",
+                10,
+            )?,
         }))
     }
 
@@ -300,14 +305,17 @@ mod tests {
         assert!(config.cors_allowed_origins.is_empty());
         assert!(config.trusted_proxies.is_empty());
         let limits = config.rate_limits.expect("rate limits are on by default");
-        assert_eq!((limits.address.per_minute, limits.address.burst), (1200, 200));
+        assert_eq!(
+            (limits.address.per_minute, limits.address.burst),
+            (1200, 200)
+        );
         assert_eq!((limits.buyer.per_minute, limits.buyer.burst), (30, 10));
     }
 
     #[test]
     fn rate_limits_can_be_turned_off() {
-        let config = config(&[("DATABASE_URL", "postgres://x/db"), ("RATE_LIMITS", "off")])
-            .expect("valid");
+        let config =
+            config(&[("DATABASE_URL", "postgres://x/db"), ("RATE_LIMITS", "off")]).expect("valid");
         assert_eq!(config.rate_limits, None);
     }
 

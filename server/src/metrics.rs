@@ -80,21 +80,18 @@ impl Metrics {
                 "Purchases and holds refused because of a ticket's limit",
             )
             .expect("valid metric"),
-            holds: IntCounterVec::new(
-                Opts::new("tickets_holds_total", "Holds made and released, by event"),
-                &["event"],
-            )
-            .expect("valid metric"),
+            holds: counter_vec(
+                "tickets_holds_total",
+                "Holds made and released, by event",
+                "event",
+            ),
             cancellations: IntCounter::new("tickets_cancellations_total", "Purchases cancelled")
                 .expect("valid metric"),
-            rate_limited: IntCounterVec::new(
-                Opts::new(
-                    "http_rate_limited_total",
-                    "Requests refused by a rate limit, by limit",
-                ),
-                &["limit"],
-            )
-            .expect("valid metric"),
+            rate_limited: counter_vec(
+                "http_rate_limited_total",
+                "Requests refused by a rate limit, by limit",
+                "limit",
+            ),
             batch_size: HistogramVec::new(
                 HistogramOpts::new("tickets_batch_size", "Requests run per batch, by queue")
                     .buckets(vec![
@@ -176,6 +173,11 @@ impl Metrics {
         let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
     }
+}
+
+/// A counter with one label; its name and help are constants, so it is valid.
+fn counter_vec(name: &str, help: &str, label: &str) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric")
 }
 
 impl Default for Metrics {

@@ -23,11 +23,15 @@ impl Network {
         let address = canonical(address);
         match (self.base, address) {
             (IpAddr::V4(base), IpAddr::V4(address)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(base) & mask == u32::from(address) & mask
             }
             (IpAddr::V6(base), IpAddr::V6(address)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(base) & mask == u128::from(address) & mask
             }
             _ => false,
@@ -47,7 +51,12 @@ impl FromStr for Network {
         let base = canonical(address.trim().parse::<IpAddr>().map_err(|_| invalid())?);
         let most = if base.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(prefix) => prefix.trim().parse::<u8>().ok().filter(|p| *p <= most).ok_or_else(invalid)?,
+            Some(prefix) => prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= most)
+                .ok_or_else(invalid)?,
             None => most,
         };
         Ok(Self { base, prefix })

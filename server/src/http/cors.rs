@@ -85,13 +85,27 @@ impl AllowedOrigins {
         let origin = self.listed(request)?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-        headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
-        headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOWED_HEADERS));
-        headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(MAX_AGE_SECONDS));
+        headers.insert(
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        headers.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(methods),
+        );
+        headers.insert(
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOWED_HEADERS),
+        );
+        headers.insert(
+            ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static(MAX_AGE_SECONDS),
+        );
         headers.insert(
             VARY,
-            HeaderValue::from_static("Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
+            HeaderValue::from_static(
+                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            ),
         );
         Some(headers)
     }
@@ -109,8 +123,14 @@ impl AllowedOrigins {
             return;
         }
         response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        response.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-        response.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED_HEADERS));
+        response.insert(
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        response.insert(
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED_HEADERS),
+        );
     }
 }
 
@@ -131,10 +151,14 @@ mod tests {
 
     #[test]
     fn a_listed_origin_is_answered_and_another_is_not() {
-        let origins = AllowedOrigins::parse("https://shop.example, http://localhost:5173").expect("valid");
+        let origins =
+            AllowedOrigins::parse("https://shop.example, http://localhost:5173").expect("valid");
         let mut request = HeaderMap::new();
         request.insert(ORIGIN, HeaderValue::from_static("http://localhost:5173"));
-        request.insert(ACCESS_CONTROL_REQUEST_METHOD, HeaderValue::from_static("POST"));
+        request.insert(
+            ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("POST"),
+        );
         let answer = origins.preflight(&request, "POST").expect("answered");
         assert_eq!(answer[ACCESS_CONTROL_ALLOW_ORIGIN], "http://localhost:5173");
         assert_eq!(answer[ACCESS_CONTROL_ALLOW_HEADERS], ALLOWED_HEADERS);

@@ -35,8 +35,8 @@ pub use connection::{ConnectionSettings, Keep, serve as serve_connection};
 pub use context::RequestContext;
 pub use cors::AllowedOrigins;
 pub use protocol_errors::ProtocolErrorRewrite;
-pub use rate_limit::{Rate, RateLimitSettings};
 use rate_limit::{Limiter, RateLimits, Verdict};
+pub use rate_limit::{Rate, RateLimitSettings};
 use route::Route;
 
 use crate::answers::problem::{self, ProblemKind};
@@ -96,7 +96,9 @@ impl Edge {
             body_read_timeout: settings.body_read_timeout,
             cors: settings.cors,
             trusted_proxies: settings.trusted_proxies,
-            rate_limits: settings.rate_limits.map(|limits| Arc::new(RateLimits::new(limits))),
+            rate_limits: settings
+                .rate_limits
+                .map(|limits| Arc::new(RateLimits::new(limits))),
         }
     }
 
@@ -226,7 +228,10 @@ impl Edge {
         let Verdict::Refused { retry_after } = limit.check(key, Instant::now()) else {
             return None;
         };
-        self.metrics.rate_limited.with_label_values(&[limit.name]).inc();
+        self.metrics
+            .rate_limited
+            .with_label_values(&[limit.name])
+            .inc();
         let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
         let whose = if limit.name == "per-buyer" {
             "this buyer's purchases, holds and confirmations"
@@ -254,9 +259,10 @@ impl Edge {
             .allowed_methods()
             .and_then(|methods| Some((methods, self.cors.preflight(request, methods)?)));
         let Some((_, headers)) = allowed else {
-            return problem_response(&ProblemKind::OriginNotAllowed.with_detail(
-                "This origin is not allowed to call the API from a browser",
-            ));
+            return problem_response(
+                &ProblemKind::OriginNotAllowed
+                    .with_detail("This origin is not allowed to call the API from a browser"),
+            );
         };
         let mut response = Response::new(Full::new(Bytes::new()).boxed());
         *response.status_mut() = StatusCode::NO_CONTENT;
@@ -282,7 +288,9 @@ fn buyer(route: Route<'_>, method: &Method, body: &[u8]) -> Option<uuid::Uuid> {
     if !(buys && method == Method::POST) {
         return None;
     }
-    serde_json::from_slice::<Buyer>(body).ok().map(|b| b.user_id)
+    serde_json::from_slice::<Buyer>(body)
+        .ok()
+        .map(|b| b.user_id)
 }
 
 /// A problem for an error the generated server answered in its own format.
