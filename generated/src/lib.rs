@@ -28,6 +28,10 @@ pub enum GetDocsResponse {
     Page
     (swagger::ByteArray)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -40,6 +44,10 @@ pub enum GetOpenapiJsonResponse {
     Document
     (serde_json::Value)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -51,6 +59,10 @@ pub enum GetOpenapiYamlResponse {
     /// The OpenAPI document, as YAML (UTF-8 text), with OpenAPI's registered media type
     Document
     (swagger::ByteArray)
+    ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
@@ -68,6 +80,10 @@ pub enum GetDocsAssetResponse {
     BadRequest
     (models::Problem)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -80,6 +96,10 @@ pub enum GetMetricsResponse {
     Metrics
     (swagger::ByteArray)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -91,6 +111,10 @@ pub enum HealthCheckResponse {
     /// The service and its database are up
     Healthy
     (models::Health)
+    ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
@@ -107,6 +131,10 @@ pub enum LivenessCheckResponse {
     /// The server is alive
     Alive
     (models::Health)
+    ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
@@ -152,6 +180,10 @@ pub enum CreateHoldResponse {
     KeyReused
     (models::Problem)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -188,6 +220,10 @@ pub enum ConfirmHoldResponse {
     KeyReused
     (models::Problem)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -214,6 +250,10 @@ pub enum GetHoldResponse {
     ,
     /// The hold ended without a purchase: it was released, or it expired. Its tickets are on sale again
     Gone
+    (models::Problem)
+    ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
     (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent
@@ -247,6 +287,10 @@ pub enum ReleaseHoldResponse {
     KeyReused
     (models::Problem)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -269,6 +313,10 @@ pub enum ListPurchasesResponse {
     ,
     /// No ticket has this id
     NotFound
+    (models::Problem)
+    ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
     (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent
@@ -319,6 +367,10 @@ pub enum PurchaseTicketsResponse {
     KeyReused
     (models::Problem)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -351,6 +403,10 @@ pub enum CancelPurchaseResponse {
     KeyReused
     (models::Problem)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -373,6 +429,10 @@ pub enum GetPurchaseResponse {
     ,
     /// The ticket has no purchase with this id, or no ticket has this id
     NotFound
+    (models::Problem)
+    ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
     (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent
@@ -419,6 +479,10 @@ pub enum CreateTicketResponse {
     KeyReused
     (models::Problem)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -463,6 +527,10 @@ pub enum CreateTicketLegacyResponse {
     KeyReused
     (models::Problem)
     ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
+    (models::Problem)
+    ,
     /// An unexpected error; its cause is logged, never sent
     InternalError
     (models::Problem)
@@ -485,6 +553,10 @@ pub enum GetTicketResponse {
     ,
     /// No ticket has this id
     NotFound
+    (models::Problem)
+    ,
+    /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
+    TooManyRequests
     (models::Problem)
     ,
     /// An unexpected error; its cause is logged, never sent

@@ -1,7 +1,8 @@
 # Sourced by the scripts that need a running server: starts the release
 # binary on a loopback port against DATABASE_URL, waits for /healthz, and
 # sets SERVER_BASE (its URL) and SERVER_PID. Extra environment for the
-# server can be given as arguments (NAME=value ...).
+# server can be given as arguments (NAME=value ...). Rate limits are off:
+# every client of the scripts is one address, 127.0.0.1.
 #
 #   start_release_server LOG_FILE [NAME=value ...]          on a free port
 #   start_release_server_on PORT LOG_FILE [NAME=value ...]  on PORT (a restart)
@@ -17,7 +18,7 @@ start_release_server_on() {
     local port=$1 log_file=$2
     shift 2
     SERVER_BASE="http://127.0.0.1:$port"
-    env LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn "$@" \
+    env LISTEN_ADDR="127.0.0.1:$port" RUST_LOG=warn RATE_LIMITS=off "$@" \
         "$repo_root/target/release/tickets-server" 2>"$log_file" &
     SERVER_PID=$!
     await_http "$SERVER_BASE/healthz" "$log_file" "the server"

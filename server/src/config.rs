@@ -13,6 +13,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::domain::{HoldLifetimes, HoldTtl};
+use crate::http::{AllowedOrigins, Rate, RateLimitSettings, TrustedProxies};
 
 /// The server's settings.
 #[derive(Clone, Debug)]
@@ -63,6 +64,22 @@ pub struct Config {
     /// kind (purchases, ticket reads) that wait for the database at once;
     /// past it a request is answered 503 at once.
     pub queue_depth: usize,
+    /// `CORS_ALLOWED_ORIGINS` (default none): a comma-separated list of the
+    /// origins whose pages may call the API from a browser, each a scheme,
+    /// a host and an optional port (`https://shop.example.com`); no `*`.
+    pub cors_allowed_origins: AllowedOrigins,
+    /// `TRUSTED_PROXIES` (default none): a comma-separated list of addresses
+    /// and CIDR blocks of the proxies in front of the server (a load
+    /// balancer, an ingress) whose `Forwarded` / `X-Forwarded-For` name the
+    /// client. From any other peer those headers are ignored.
+    pub trusted_proxies: TrustedProxies,
+    /// `RATE_LIMITS` (default `on`; `off` turns every limit off, for
+    /// benchmarks), with `RATE_LIMIT_ADDRESS_PER_MINUTE` (default 1200) and
+    /// `RATE_LIMIT_ADDRESS_BURST` (default 200) for every request by one
+    /// client address, and `RATE_LIMIT_BUYER_PER_MINUTE` (default 30) and
+    /// `RATE_LIMIT_BUYER_BURST` (default 10) for the purchases, holds and
+    /// confirmations of one buyer; each 1 to 1000000. Kept per replica.
+    pub rate_limits: Option<RateLimitSettings>,
 }
 
 /// The default for `LISTEN_ADDR`.
@@ -92,6 +109,13 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("HOLD_TTL_MAX_SECS", Some("3600")),
     ("HOLD_SWEEP_INTERVAL_MS", Some("5000")),
     ("QUEUE_DEPTH", Some("4096")),
+    ("CORS_ALLOWED_ORIGINS", Some("")),
+    ("TRUSTED_PROXIES", Some("")),
+    ("RATE_LIMITS", Some("on")),
+    ("RATE_LIMIT_ADDRESS_PER_MINUTE", Some("1200")),
+    ("RATE_LIMIT_ADDRESS_BURST", Some("200")),
+    ("RATE_LIMIT_BUYER_PER_MINUTE", Some("30")),
+    ("RATE_LIMIT_BUYER_BURST", Some("10")),
 ];
 
 /// A setting that cannot be used, with what it may be.
@@ -140,6 +164,9 @@ impl Config {
             hold_lifetimes: vars.hold_lifetimes()?,
             hold_sweep_interval: vars.millis("HOLD_SWEEP_INTERVAL_MS", 5000, 1..=HOUR_MS)?,
             queue_depth: vars.int("QUEUE_DEPTH", 4096, 1..=1_000_000)?,
+            cors_allowed_origins: vars.list("CORS_ALLOWED_ORIGINS", AllowedOrigins::parse)?,
+            trusted_proxies: vars.list("TRUSTED_PROXIES", TrustedProxies::parse)?,
+            rate_limits: vars.rate_limits()?,
         })
     }
 }
@@ -202,6 +229,45 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         }
     }
 
+    /// A comma-separated list, parsed by `parse` (empty when unset).
+    fn list<T>(&self, name: &str, parse: fn(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+        let raw = (self.0)(name).unwrap_or_default();
+        parse(&raw).map_err(|reason| ConfigError(format!("{name} is not valid: {reason}")))
+    }
+
+    /// The rate limits, or `None` with `RATE_LIMITS=off`.
+    fn rate_limits(&self) -> Result<Option<RateLimitSettings>, ConfigError> {
+        match (self.0)("RATE_LIMITS").as_deref().map(str::trim) {
+            None | Some("on") => {}
+            Some("off") => return Ok(None),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "RATE_LIMITS={other:?} is not valid: it must be on or off"
+                )));
+            }
+        }
+        let rate = |per_minute, per_minute_default, burst, burst_default| {
+            Ok::<_, ConfigError>(Rate {
+                per_minute: self.int(per_minute, per_minute_default, 1..=1_000_000)?,
+                burst: self.int(burst, burst_default, 1..=1_000_000)?,
+            })
+        };
+        Ok(Some(RateLimitSettings {
+            address: rate(
+                "RATE_LIMIT_ADDRESS_PER_MINUTE",
+                1200,
+                "RATE_LIMIT_ADDRESS_BURST",
+                200,
+            )?,
+            buyer: rate(
+                "RATE_LIMIT_BUYER_PER_MINUTE",
+                30,
+                "RATE_LIMIT_BUYER_BURST",
+                10,
+            )?,
+        }))
+    }
+
     /// Any value `T` parses, or `default` when the variable is unset.
     fn parsed<T: FromStr>(&self, name: &str, default: &str, what: &str) -> Result<T, ConfigError> {
         let raw = (self.0)(name).unwrap_or_else(|| default.to_owned());
@@ -236,6 +302,21 @@ mod tests {
         assert_eq!(config.hold_lifetimes.default, Duration::from_secs(900));
         assert_eq!(config.hold_lifetimes.min, Duration::from_secs(60));
         assert_eq!(config.hold_lifetimes.max, Duration::from_secs(3600));
+        assert!(config.cors_allowed_origins.is_empty());
+        assert!(config.trusted_proxies.is_empty());
+        let limits = config.rate_limits.expect("rate limits are on by default");
+        assert_eq!(
+            (limits.address.per_minute, limits.address.burst),
+            (1200, 200)
+        );
+        assert_eq!((limits.buyer.per_minute, limits.buyer.burst), (30, 10));
+    }
+
+    #[test]
+    fn rate_limits_can_be_turned_off() {
+        let config =
+            config(&[("DATABASE_URL", "postgres://x/db"), ("RATE_LIMITS", "off")]).expect("valid");
+        assert_eq!(config.rate_limits, None);
     }
 
     #[rstest]
@@ -274,6 +355,11 @@ mod tests {
     #[case::hold_longer_than_a_day(&[("HOLD_TTL_MAX_SECS", "86401")], "HOLD_TTL_MAX_SECS")]
     #[case::hold_default_past_the_most(&[("HOLD_TTL_DEFAULT_SECS", "7200")], "in that order")]
     #[case::hold_least_past_the_default(&[("HOLD_TTL_MIN_SECS", "1000")], "in that order")]
+    #[case::cors_wildcard(&[("CORS_ALLOWED_ORIGINS", "*")], "CORS_ALLOWED_ORIGINS")]
+    #[case::cors_path(&[("CORS_ALLOWED_ORIGINS", "https://a.example/x")], "CORS_ALLOWED_ORIGINS")]
+    #[case::proxy_not_an_address(&[("TRUSTED_PROXIES", "nginx")], "TRUSTED_PROXIES")]
+    #[case::rate_limits_maybe(&[("RATE_LIMITS", "maybe")], "on or off")]
+    #[case::zero_rate(&[("RATE_LIMIT_BUYER_PER_MINUTE", "0")], "RATE_LIMIT_BUYER_PER_MINUTE")]
     fn invalid_settings_are_refused_by_name(#[case] vars: &[(&str, &str)], #[case] says: &str) {
         let mut all = if vars.iter().any(|(k, _)| *k == "DATABASE_URL") || vars.is_empty() {
             Vec::new()

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub holds: IntCounterVec,
     /// Purchases cancelled.
     pub cancellations: IntCounter,
+    /// Requests refused by a rate limit, by limit (`per-address`, `per-buyer`).
+    pub rate_limited: IntCounterVec,
     /// Requests per batch, by queue (purchases, ticket reads).
     batch_size: HistogramVec,
     /// Requests waiting for a batch, by queue.
@@ -78,13 +80,18 @@ impl Metrics {
                 "Purchases and holds refused because of a ticket's limit",
             )
             .expect("valid metric"),
-            holds: IntCounterVec::new(
-                Opts::new("tickets_holds_total", "Holds made and released, by event"),
-                &["event"],
-            )
-            .expect("valid metric"),
+            holds: counter_vec(
+                "tickets_holds_total",
+                "Holds made and released, by event",
+                "event",
+            ),
             cancellations: IntCounter::new("tickets_cancellations_total", "Purchases cancelled")
                 .expect("valid metric"),
+            rate_limited: counter_vec(
+                "http_rate_limited_total",
+                "Requests refused by a rate limit, by limit",
+                "limit",
+            ),
             batch_size: HistogramVec::new(
                 HistogramOpts::new("tickets_batch_size", "Requests run per batch, by queue")
                     .buckets(vec![
@@ -128,6 +135,7 @@ impl Metrics {
             Box::new(metrics.limit_rejections.clone()),
             Box::new(metrics.holds.clone()),
             Box::new(metrics.cancellations.clone()),
+            Box::new(metrics.rate_limited.clone()),
             Box::new(metrics.batch_size.clone()),
             Box::new(metrics.queue_waiting.clone()),
             Box::new(metrics.queue_refused.clone()),
@@ -165,6 +173,11 @@ impl Metrics {
         let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
     }
+}
+
+/// A counter with one label; its name and help are constants, so it is valid.
+fn counter_vec(name: &str, help: &str, label: &str) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric")
 }
 
 impl Default for Metrics {

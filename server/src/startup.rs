@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::{ApiSettings, TicketsApi};
 use crate::config::Config;
-use crate::http::{ConnectionSettings, Edge, Keep, serve_connection};
+use crate::http::{ConnectionSettings, Edge, EdgeSettings, Keep, serve_connection};
 use crate::metrics::Metrics;
 use crate::storage::{self, Pool};
 
@@ -83,7 +83,16 @@ impl Application {
         Ok(Self {
             listener,
             local_addr,
-            edge: Arc::new(Edge::new(api.clone(), metrics, config.body_read_timeout)),
+            edge: Arc::new(Edge::new(
+                api.clone(),
+                metrics,
+                EdgeSettings {
+                    body_read_timeout: config.body_read_timeout,
+                    cors: config.cors_allowed_origins.clone(),
+                    trusted_proxies: config.trusted_proxies.clone(),
+                    rate_limits: config.rate_limits,
+                },
+            )),
             api,
             pool,
             idempotency_key_ttl: config.idempotency_key_ttl,

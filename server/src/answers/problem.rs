@@ -58,6 +58,8 @@ problem_kinds! {
     HoldGone => GONE, "/problems/hold-gone", "Hold gone";
     RequestInFlight => CONFLICT, "/problems/request-in-flight", "Request in flight";
     IdempotencyKeyReused => UNPROCESSABLE_ENTITY, "/problems/idempotency-key-reused", "Idempotency key reused";
+    OriginNotAllowed => FORBIDDEN, "/problems/origin-not-allowed", "Origin not allowed";
+    TooManyRequests => TOO_MANY_REQUESTS, "/problems/too-many-requests", "Too many requests";
     MethodNotAllowed => METHOD_NOT_ALLOWED, "/problems/method-not-allowed", "Method not allowed";
     RequestTimeout => REQUEST_TIMEOUT, "/problems/request-timeout", "Request timeout";
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "/problems/payload-too-large", "Payload too large";
@@ -156,6 +158,8 @@ mod tests {
     #[case(ProblemKind::HoldGone, 410)]
     #[case(ProblemKind::RequestInFlight, 409)]
     #[case(ProblemKind::IdempotencyKeyReused, 422)]
+    #[case(ProblemKind::OriginNotAllowed, 403)]
+    #[case(ProblemKind::TooManyRequests, 429)]
     #[case(ProblemKind::MethodNotAllowed, 405)]
     #[case(ProblemKind::RequestTimeout, 408)]
     #[case(ProblemKind::PayloadTooLarge, 413)]
@@ -174,9 +178,11 @@ mod tests {
         assert!(problem.r#type.starts_with("/problems/"));
     }
 
-    /// The problems the edge answers for any route (an unknown method, an
-    /// overlong URI or header), which no operation of the spec declares.
-    const EDGE_ONLY: [ProblemKind; 3] = [
+    /// The problems the edge answers for any route (a preflight from an
+    /// origin not allowed, an unknown method, an overlong URI or header),
+    /// which no operation of the spec declares.
+    const EDGE_ONLY: [ProblemKind; 4] = [
+        ProblemKind::OriginNotAllowed,
         ProblemKind::MethodNotAllowed,
         ProblemKind::UriTooLong,
         ProblemKind::HeaderFieldsTooLarge,

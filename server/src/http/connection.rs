@@ -48,12 +48,15 @@ pub async fn serve(
 ) {
     // Small responses: send them without waiting for more.
     let _ = stream.set_nodelay(true);
+    let peer = stream
+        .peer_addr()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |addr| addr.ip());
     let draining = drain.clone();
     let service = service_fn(move |request| {
         let edge = Arc::clone(&edge);
         let draining = draining.clone();
         async move {
-            let mut response = edge.handle(request).await;
+            let mut response = edge.handle(request, peer).await;
             // Once the server drains, every answer tells its client to go;
             // hyper then closes the connection after writing it.
             if *draining.borrow() {

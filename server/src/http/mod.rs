@@ -1,15 +1,20 @@
 //! The HTTP edge around the generated server: it enforces the body limit and
-//! the JSON content type, gives each request an id and a log span, and turns
-//! every error the generated server answers in its own format into problem
-//! details, so clients only ever see the spec's bodies.
+//! the JSON content type, the rate limits and the CORS protocol, gives each
+//! request an id and a log span, and turns every error the generated server
+//! answers in its own format into problem details, so clients only ever see
+//! the spec's bodies.
 
+mod client_address;
 mod connection;
 mod context;
+mod cors;
 mod protocol_errors;
+mod rate_limit;
 mod rejection;
 mod route;
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,9 +30,13 @@ use hyper::{Method, Request, Response, StatusCode};
 use tickets_api::models;
 use tracing::Instrument;
 
+pub use client_address::TrustedProxies;
 pub use connection::{ConnectionSettings, Keep, serve as serve_connection};
 pub use context::RequestContext;
+pub use cors::AllowedOrigins;
 pub use protocol_errors::ProtocolErrorRewrite;
+use rate_limit::{Limiter, RateLimits, Verdict};
+pub use rate_limit::{Rate, RateLimitSettings};
 use route::Route;
 
 use crate::answers::problem::{self, ProblemKind};
@@ -49,12 +58,28 @@ pub type Body = BoxBody<Bytes, Infallible>;
 
 type GeneratedService = tickets_api::server::Service<TicketsApi, RequestContext>;
 
+/// What the edge enforces, from the configuration.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// How long a client gets to send a request's body.
+    pub body_read_timeout: Duration,
+    /// The origins whose pages may call the API.
+    pub cors: AllowedOrigins,
+    /// The proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
+    /// The rate limits, unless turned off.
+    pub rate_limits: Option<RateLimitSettings>,
+}
+
 /// Serves one request through the generated server.
 #[derive(Clone)]
 pub struct Edge {
     generated: GeneratedService,
     metrics: Arc<Metrics>,
     body_read_timeout: Duration,
+    cors: AllowedOrigins,
+    trusted_proxies: TrustedProxies,
+    rate_limits: Option<Arc<RateLimits>>,
 }
 
 impl std::fmt::Debug for Edge {
@@ -64,16 +89,23 @@ impl std::fmt::Debug for Edge {
 }
 
 impl Edge {
-    pub fn new(api: TicketsApi, metrics: Arc<Metrics>, body_read_timeout: Duration) -> Self {
+    pub fn new(api: TicketsApi, metrics: Arc<Metrics>, settings: EdgeSettings) -> Self {
         Self {
             generated: GeneratedService::new(api, false),
             metrics,
-            body_read_timeout,
+            body_read_timeout: settings.body_read_timeout,
+            cors: settings.cors,
+            trusted_proxies: settings.trusted_proxies,
+            rate_limits: settings
+                .rate_limits
+                .map(|limits| Arc::new(RateLimits::new(limits))),
         }
     }
 
-    pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+    /// Serves `request`, which came over a connection from `peer`.
+    pub async fn handle(&self, request: Request<Incoming>, peer: IpAddr) -> Response<Body> {
         let request_id = request_id(request.headers());
+        let origin = request.headers().get(hyper::header::ORIGIN).cloned();
         // The request moves into the generated server; the edge keeps its
         // path (and the route parsed from it) for errors and metrics.
         let path = request.uri().path().to_owned();
@@ -87,7 +119,8 @@ impl Edge {
         );
         async move {
             let started = Instant::now();
-            let mut response = self.respond(request, route, &request_id).await;
+            let mut response = self.respond(request, route, peer, &request_id).await;
+            self.cors.decorate(origin.as_ref(), response.headers_mut());
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert(REQUEST_ID, value);
             }
@@ -120,13 +153,23 @@ impl Edge {
         &self,
         request: Request<Incoming>,
         route: Route<'_>,
+        peer: IpAddr,
         request_id: &str,
     ) -> Response<Body> {
         let (mut parts, body) = request.into_parts();
+        if let Some(limits) = &self.rate_limits {
+            let client = self.trusted_proxies.client_address(peer, &parts.headers);
+            if let Some(refused) = self.refused(&limits.address, &client) {
+                return refused;
+            }
+        }
         // The generated server routes exactly what it was given, with dots
         // in its patterns unescaped: the edge decides which routes exist.
         if route == Route::Other {
             return problem_response(&ProblemKind::NotFound.with_detail("No such route"));
+        }
+        if parts.method == Method::OPTIONS && AllowedOrigins::is_preflight(&parts.headers) {
+            return self.preflight(&parts.headers, route);
         }
         // HEAD is GET without the body, which hyper leaves out because the
         // request it read was HEAD.
@@ -145,6 +188,12 @@ impl Edge {
             Ok(body) => body,
             Err(problem) => return problem_response(&problem),
         };
+
+        if let (Some(limits), Some(buyer)) = (&self.rate_limits, buyer(route, &parts.method, &body))
+            && let Some(refused) = self.refused(&limits.buyer, &buyer)
+        {
+            return refused;
+        }
 
         let request = Request::from_parts(parts, Full::new(body.clone()));
         let context = RequestContext::new(request_id.to_owned());
@@ -167,6 +216,81 @@ impl Edge {
         }
         response
     }
+}
+
+impl Edge {
+    /// The 429 for a request past `limit` for `key`, if it is.
+    fn refused<K: std::hash::Hash + Eq + Clone>(
+        &self,
+        limit: &Limiter<K>,
+        key: &K,
+    ) -> Option<Response<Body>> {
+        let Verdict::Refused { retry_after } = limit.check(key, Instant::now()) else {
+            return None;
+        };
+        self.metrics
+            .rate_limited
+            .with_label_values(&[limit.name])
+            .inc();
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let whose = if limit.name == "per-buyer" {
+            "this buyer's purchases, holds and confirmations"
+        } else {
+            "requests from this address"
+        };
+        let mut response = problem_response(&ProblemKind::TooManyRequests.with_detail(format!(
+            "Too many {whose} in too short a time; retry after {seconds} s"
+        )));
+        let headers = response.headers_mut();
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        if let Ok(state) = HeaderValue::from_str(&format!("\"{}\";r=0;t={seconds}", limit.name)) {
+            headers.insert(RATE_LIMIT, state);
+        }
+        if let Ok(policy) = HeaderValue::from_str(&limit.policy()) {
+            headers.insert(RATE_LIMIT_POLICY, policy);
+        }
+        Some(response)
+    }
+
+    /// The answer to a preflight of `route`: 204 with what the route
+    /// allows for a listed origin, else a 403 with no CORS headers.
+    fn preflight(&self, request: &HeaderMap, route: Route<'_>) -> Response<Body> {
+        let allowed = route
+            .allowed_methods()
+            .and_then(|methods| Some((methods, self.cors.preflight(request, methods)?)));
+        let Some((_, headers)) = allowed else {
+            return problem_response(
+                &ProblemKind::OriginNotAllowed
+                    .with_detail("This origin is not allowed to call the API from a browser"),
+            );
+        };
+        let mut response = Response::new(Full::new(Bytes::new()).boxed());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response.headers_mut().extend(headers);
+        response
+    }
+}
+
+/// The header fields of the IETF draft on rate limits
+/// (draft-ietf-httpapi-ratelimit-headers).
+const RATE_LIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const RATE_LIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
+/// The buyer a purchase or a hold is for, as its body names it, for the
+/// per-buyer limit; `None` for other requests and for bodies without one
+/// (the generated server refuses those).
+fn buyer(route: Route<'_>, method: &Method, body: &[u8]) -> Option<uuid::Uuid> {
+    #[derive(serde::Deserialize)]
+    struct Buyer {
+        user_id: uuid::Uuid,
+    }
+    let buys = matches!(route, Route::Purchases { .. } | Route::Holds { .. });
+    if !(buys && method == Method::POST) {
+        return None;
+    }
+    serde_json::from_slice::<Buyer>(body)
+        .ok()
+        .map(|b| b.user_id)
 }
 
 /// A problem for an error the generated server answered in its own format.

@@ -32,7 +32,8 @@ async fn an_unusable_setting_stops_the_server_at_start(#[case] name: &str, #[cas
 /// The line in `docs/OPERATIONS.md` just above the table of settings.
 const TABLE_MARKER: &str = "<!-- checked against VARIABLES in server/src/config.rs -->";
 
-/// The table's rows: each variable with its default (`None`: required).
+/// The table's rows: each variable with its default (`None`: required;
+/// an empty list: `(none)`).
 fn documented_settings() -> BTreeMap<String, Option<String>> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/OPERATIONS.md");
     let text = std::fs::read_to_string(path).expect("docs/OPERATIONS.md");
@@ -51,6 +52,7 @@ fn documented_settings() -> BTreeMap<String, Option<String>> {
             let name = code(cells[1]).unwrap_or_else(|| panic!("no `NAME` first in {row:?}"));
             let default = match cells[2] {
                 "(required)" => None,
+                "(none)" => Some(String::new()),
                 cell => Some(code(cell).unwrap_or_else(|| panic!("no `default` in {row:?}"))),
             };
             (name, default)

@@ -151,6 +151,9 @@ impl TestApp {
             "DATABASE_URL" => Some(db.url.clone()),
             "LISTEN_ADDR" => Some("127.0.0.1:0".to_owned()),
             "DATABASE_POOL_SIZE" => Some("8".to_owned()),
+            // Every test client is 127.0.0.1: the tests of the limits
+            // turn them on (rate_limits.rs).
+            "RATE_LIMITS" => Some("off".to_owned()),
             _ => None,
         })
         .expect("test configuration");
