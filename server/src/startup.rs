@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::{ApiSettings, TicketsApi};
 use crate::config::Config;
-use crate::http::{ConnectionSettings, Edge, Keep, serve_connection};
+use crate::http::{AccessLog, ConnectionSettings, Edge, Keep, serve_connection};
 use crate::metrics::Metrics;
 use crate::storage::{self, Pool};
 
@@ -82,7 +82,12 @@ impl Application {
         Ok(Self {
             listener,
             local_addr,
-            edge: Arc::new(Edge::new(api.clone(), metrics, config.body_read_timeout)),
+            edge: Arc::new(Edge::new(
+                api.clone(),
+                metrics,
+                config.body_read_timeout,
+                AccessLog::new(config.access_log),
+            )),
             api,
             pool,
             idempotency_key_ttl: config.idempotency_key_ttl,

@@ -3,6 +3,7 @@
 //! every error the generated server answers in its own format into problem
 //! details, so clients only ever see the spec's bodies.
 
+mod access_log;
 mod connection;
 mod context;
 mod protocol_errors;
@@ -23,8 +24,8 @@ use hyper::header::{
 use hyper::service::Service as _;
 use hyper::{Method, Request, Response, StatusCode};
 use tickets_api::models;
-use tracing::Instrument;
 
+pub use access_log::{AccessLog, AccessLogSettings};
 pub use connection::{ConnectionSettings, Keep, serve as serve_connection};
 pub use context::RequestContext;
 pub use protocol_errors::ProtocolErrorRewrite;
@@ -33,6 +34,7 @@ use route::Route;
 use crate::api::TicketsApi;
 use crate::metrics::Metrics;
 use crate::problem::{self, ProblemKind};
+use crate::telemetry;
 
 /// The largest request body accepted; larger ones get 413. Every valid body
 /// fits with room to spare: the largest, a ticket with every string at its
@@ -55,6 +57,7 @@ pub struct Edge {
     generated: GeneratedService,
     metrics: Arc<Metrics>,
     body_read_timeout: Duration,
+    access_log: Arc<AccessLog>,
 }
 
 impl std::fmt::Debug for Edge {
@@ -64,11 +67,17 @@ impl std::fmt::Debug for Edge {
 }
 
 impl Edge {
-    pub fn new(api: TicketsApi, metrics: Arc<Metrics>, body_read_timeout: Duration) -> Self {
+    pub fn new(
+        api: TicketsApi,
+        metrics: Arc<Metrics>,
+        body_read_timeout: Duration,
+        access_log: AccessLog,
+    ) -> Self {
         Self {
             generated: GeneratedService::new(api, false),
             metrics,
             body_read_timeout,
+            access_log: Arc::new(access_log),
         }
     }
 
@@ -77,15 +86,10 @@ impl Edge {
         // The request moves into the generated server; the edge keeps its
         // path (and the route parsed from it) for errors and metrics.
         let path = request.uri().path().to_owned();
-        let route = Route::of(&path);
-        let method = method_label(request.method());
-        let span = tracing::info_span!(
-            "request",
-            method = %request.method(),
-            path = %request.uri().path(),
-            request_id = %request_id,
-        );
-        async move {
+        let method = request.method().clone();
+        let id = request_id.clone();
+        let served = async move {
+            let route = Route::of(&path);
             let started = Instant::now();
             let mut response = self.respond(request, route, &request_id).await;
             if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -99,21 +103,21 @@ impl Edge {
             let elapsed = started.elapsed();
             self.metrics
                 .requests
-                .with_label_values(&[route.template(), method, response.status().as_str()])
+                .with_label_values(&[
+                    route.template(),
+                    method_label(&method),
+                    response.status().as_str(),
+                ])
                 .inc();
             self.metrics
                 .request_seconds
                 .with_label_values(&[route.template()])
                 .observe(elapsed.as_secs_f64());
-            tracing::info!(
-                status = response.status().as_u16(),
-                elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-                "request handled"
-            );
+            self.access_log
+                .record(&method, &path, response.status(), elapsed);
             response
-        }
-        .instrument(span)
-        .await
+        };
+        telemetry::REQUEST_ID.scope(id, served).await
     }
 
     async fn respond(
