@@ -32,6 +32,7 @@ FROM debian:12.11-slim AS runtime
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin tickets
 COPY --from=builder /app/target/release/tickets-server /usr/local/bin/tickets-server
 USER 10001
+# deploy/server.env, line for line (scripts/check-deploy.sh checks it).
 ENV LISTEN_ADDR=0.0.0.0:8080 \
     RUST_LOG=info
 EXPOSE 8080

@@ -1,5 +1,9 @@
 """Draws bench.png from latest.json (bench/report.py): each workload's rate
-through the server beside its anchor's, and the server's latency."""
+through the server beside its anchor's, and the server's latency; and, when
+the run had open-loop workloads, open-loop.png: latency against offered load.
+
+    python bench/chart.py RESULTS/latest.json RESULTS
+"""
 
 import json
 import sys
@@ -10,9 +14,39 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def main(results_path: str, chart_path: str) -> None:
+def main(results_path: str, charts_dir: str) -> None:
     with open(results_path) as f:
         results = json.load(f)
+    if any("anchor" in r for r in results["workloads"]):
+        closed_loop(results, f"{charts_dir}/bench.png")
+    if results.get("open_loop"):
+        open_loop(results, f"{charts_dir}/open-loop.png")
+
+
+def open_loop(results: dict, chart_path: str) -> None:
+    """The hockey stick: p50, p99 and p99.9 against the offered rate, as a
+    share of the closed-loop rate, one panel per workload."""
+    workloads = results["open_loop"]
+    fig, axes = plt.subplots(1, len(workloads), figsize=(6.5 * len(workloads), 4.8), squeeze=False)
+    for ax, w in zip(axes[0], workloads):
+        shares = [p["share"] for p in w["points"]]
+        for key, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p99_9_ms", "p99.9")):
+            ax.plot(shares, [max(p[key], 0.01) for p in w["points"]], marker="o", label=label)
+        ax.axhline(10, color="grey", linestyle=":", label="p99 goal at 80%: 10 ms")
+        ax.axhline(50, color="grey", linestyle="--", label="p99.9 goal at 80%: 50 ms")
+        ax.axvline(100, color="black", linewidth=0.5)
+        # Latency spans from under a millisecond to seconds past the bend.
+        ax.set_yscale("log")
+        ax.set_xlabel(f'offered load, % of the closed-loop rate ({w["closed_loop_rate"]:,}/s)')
+        ax.set_ylabel("ms, corrected for coordinated omission")
+        ax.set_title(w["name"])
+        ax.legend(fontsize=8)
+    fig.suptitle(f'{results["machine"]}\n{results["configuration"]}', fontsize=7)
+    fig.tight_layout()
+    fig.savefig(chart_path, dpi=100)
+
+
+def closed_loop(results: dict, chart_path: str) -> None:
     rows = [r for r in results["workloads"] if "anchor" in r]
     # These rows share the server's measurement with another row (hot, read).
     timed = [r for r in rows if r["name"] not in ("hot-naive", "ceiling")]

@@ -1,10 +1,13 @@
 """Joins the benchmark's measurements (measurements.json, written by
 scripts/bench.sh) into one table (stdout, latest.md) and latest.json. The
 goals are judged against the anchors: pgbench -M prepared running the
-server's own SQL. Exits 1 if an accounting check failed, not on a missed
-goal (the table says that)."""
+server's own SQL. Beside it: the CPU time per 1,000 purchases and the log's
+bytes per request, the cost of logging as shipped against RUST_LOG=off, and
+open-loop latency. Exits 1 if an accounting check failed, not on a missed
+goal (the tables say that)."""
 
 import json
+import statistics
 import sys
 from dataclasses import dataclass
 
@@ -51,6 +54,16 @@ GOALS = {
     "read": Goal(0.6),
 }
 MAX_RSS_MIB = 64
+# Issue 20: logging as shipped costs at most 5% against RUST_LOG=off; at 80%
+# of the closed-loop rate, open-loop p99 and p99.9 stay under these.
+LOG_COST_MIN_RATIO = 0.95
+OPEN_LOOP_SHARES = (50, 80)
+OPEN_LOOP_GOAL_SHARE = 80
+OPEN_LOOP_P99_MS = 10
+OPEN_LOOP_P99_9_MS = 50
+# The workloads whose CPU time per purchase is reported, and their rows'
+# names in that table.
+PURCHASE_WORKLOADS = ("hot", "keyed-hot", "limited-hot", "checkout", "spread")
 # Issue 11's goals for 1,024 connections on one ticket: answered purchases
 # and health probes stay fast, memory bounded.
 OVERLOAD_P99_MS = 100
@@ -61,6 +74,87 @@ def rate(row: dict) -> float:
     """Successes per second through the server: requests answered 2xx, or
     for checkouts, holds confirmed."""
     return row["successes"] / (row["server"]["duration_us"] / 1e6)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def cost(measurements: list[dict]) -> tuple[list[dict], str]:
+    """CPU time per 1,000 successes (purchases, or confirmed checkouts) and
+    log bytes per request, of each purchase workload and of reads."""
+    costs, rows = [], []
+    for m in measurements:
+        if m["workload"] not in PURCHASE_WORKLOADS + ("read",) or "cpu" not in m or not m["successes"]:
+            continue
+        per = 1000 / m["successes"]
+        c = {"name": m["workload"], "server_cpu_ms_per_1000": m["cpu"]["server_ms"] * per,
+             "postgres_cpu_ms_per_1000": m["cpu"]["postgres_ms"] * per,
+             "log_bytes_per_request": m["log_bytes"] / m["server"]["requests"]}
+        costs.append(c)
+        rows.append([LABELS[m["workload"]], f'{c["server_cpu_ms_per_1000"]:.0f}',
+                     f'{c["postgres_cpu_ms_per_1000"]:.0f}',
+                     f'{c["server_cpu_ms_per_1000"] + c["postgres_cpu_ms_per_1000"]:.0f}',
+                     f'{c["log_bytes_per_request"]:.2f}'])
+    if not rows:
+        return costs, ""
+    header = ["workload", "server CPU ms / 1,000", "PostgreSQL CPU ms / 1,000", "total", "log bytes / request"]
+    return costs, ("\nCost per 1,000 successful requests (CPU time from /proc: the server's, and every "
+                   "PostgreSQL process's; from the load's start until what it left in flight finished):\n\n"
+                   + table(header, rows))
+
+
+def log_cost(m: dict) -> tuple[list[dict], str]:
+    """The shipped server's rate against RUST_LOG=off's, medians of the rounds."""
+    results, rows = [], []
+    for workload in dict.fromkeys(run["workload"] for run in m["runs"]):
+        runs = [r for r in m["runs"] if r["workload"] == workload]
+        rates = {side: [(r["server"]["requests"] - r["server"]["non_2xx"]) / (r["server"]["duration_us"] / 1e6)
+                        for r in runs if r["side"] == side] for side in ("shipped", "off")}
+        shipped = [r for r in runs if r["side"] == "shipped"]
+        logged = sum(r["log_bytes"] for r in shipped) / sum(r["server"]["requests"] for r in shipped)
+        ratio = statistics.median(rates["shipped"]) / statistics.median(rates["off"])
+        ok = ratio >= LOG_COST_MIN_RATIO
+        results.append({"name": workload, "shipped": rates["shipped"], "off": rates["off"], "ratio": ratio,
+                        "log_bytes_per_request": logged, "meets_goal": ok})
+        rows.append([workload, " / ".join(f"{r:,.0f}" for r in rates["shipped"]),
+                     " / ".join(f"{r:,.0f}" for r in rates["off"]), f"{ratio:.3f}", f"{logged:.2f}",
+                     f">= {LOG_COST_MIN_RATIO}", "yes" if ok else "NO"])
+    header = ["workload", "as shipped, /s per round", "RUST_LOG=off, /s per round", "ratio of medians",
+              "log bytes / request", "goal", "meets goal"]
+    return results, ("\nLogging as shipped against RUST_LOG=off (two servers on the same database, "
+                     "alternating):\n\n" + table(header, rows))
+
+
+def open_loop(m: dict) -> tuple[dict, str]:
+    """Open-loop latency at fixed arrival rates, and where it bends."""
+    points = m["points"]
+    goal_point = next((p for p in points if p["share"] == OPEN_LOOP_GOAL_SHARE), None)
+    ok = goal_point is not None and goal_point["p99_ms"] < OPEN_LOOP_P99_MS \
+        and goal_point["p99_9_ms"] < OPEN_LOOP_P99_9_MS and not goal_point["non_2xx"] and not goal_point["errors"]
+    # Where it bends: the first offered load whose p99 is past the goal, and
+    # the first the server no longer keeps up with.
+    past = next((p["share"] for p in points if p["p99_ms"] >= OPEN_LOOP_P99_MS), None)
+    behind = next((p["share"] for p in points if p["achieved"] < 0.95 * p["offered"]), None)
+    result = {"name": m["workload"], "closed_loop_rate": m["closed_loop_rate"], "points": points,
+              "p99_past_goal_at_share": past, "falls_behind_at_share": behind,
+              "meets_goal": ok if goal_point else None}
+    shown = [p for p in points if p["share"] in OPEN_LOOP_SHARES] or points
+    rows = [[m["workload"], f'{p["share"]}%', f'{p["offered"]:,}/s', f'{p["achieved"]:,.0f}/s',
+             f'{p["p50_ms"]:.2f}', f'{p["p99_ms"]:.2f}', f'{p["p99_9_ms"]:.2f}', f'{p["max_ms"]:.1f}',
+             f'{p["non_2xx"] + p["errors"]}',
+             ("yes" if ok else "NO") if p["share"] == OPEN_LOOP_GOAL_SHARE else ""] for p in shown]
+    header = ["workload", "of closed-loop", "offered", "achieved", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
+              "errors", f"goal at {OPEN_LOOP_GOAL_SHARE}%: p99 < {OPEN_LOOP_P99_MS}, p99.9 < {OPEN_LOOP_P99_9_MS}"]
+    text = (f'\nOpen loop, {m["workload"]}: oha at fixed arrival rates, latency corrected for coordinated '
+            f'omission, {m["connections"]} connections; closed-loop rate {m["closed_loop_rate"]:,}/s:\n\n'
+            + table(header, rows))
+    if len(points) > len(shown):
+        text += (f"\nOver 10% to 120%: p99 reaches {OPEN_LOOP_P99_MS} ms at "
+                 f'{f"{past}%" if past else "no offered load"}; the server falls behind the offered rate at '
+                 f'{f"{behind}%" if behind else "no offered load"} (open-loop.png).\n')
+    return result, text
 
 
 def overload(m: dict) -> tuple[dict, list[list[str]]]:
@@ -91,9 +185,20 @@ def overload(m: dict) -> tuple[dict, list[list[str]]]:
 def main(results_dir: str) -> int:
     with open(f"{results_dir}/measurements.json") as f:
         measurements = json.load(f)
-    rows, workloads, errors = [], [], []
+    rows, workloads, errors, extra = [], [], [], ""
     names = {m["workload"] for m in measurements["workloads"]}
+    costs, cost_text = cost(measurements["workloads"])
+    log_costs, open_loops = [], []
     for m in measurements["workloads"]:
+        if m["workload"] == "log-cost":
+            log_costs, text = log_cost(m)
+            extra += text
+            continue
+        if m["workload"].startswith("open-"):
+            result, text = open_loop(m)
+            open_loops.append(result)
+            extra += text
+            continue
         name, stats = m["workload"], m["server"]
         # The ceiling's server side is the read workload's measurement: its
         # errors are told once.
@@ -126,16 +231,18 @@ def main(results_dir: str) -> int:
                      "" if name == "ceiling" else f'{stats["p50_ms"]:.2f} / {stats["p99_ms"]:.2f}',
                      m["accounting"], "" if ok is None else "yes" if ok else "NO"])
     header = ["workload", "server", "anchor", "ratio", "goal", "p50 / p99 ms", "accounting", "meets goal"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    text = f"Machine: {measurements['machine']}\n\n" + "\n".join(lines) + "\n"
+    text = (f"Machine: {measurements['machine']}\n\nConfiguration: {measurements['configuration']}\n\n"
+            + (table(header, rows) if rows else ""))
     if errors:
         text += "\nErrors through the server: " + "; ".join(errors) + ".\n"
+    text += cost_text + extra
     print(text)
     with open(f"{results_dir}/latest.md", "w") as f:
         f.write(text)
     with open(f"{results_dir}/latest.json", "w") as f:
-        json.dump({"machine": measurements["machine"], "workloads": workloads}, f, indent=2)
+        json.dump({"machine": measurements["machine"], "configuration": measurements["configuration"],
+                   "workloads": workloads, "cost": costs, "log_cost": log_costs, "open_loop": open_loops},
+                  f, indent=2)
     return 0 if all(w["accounting"] == "PASS" for w in workloads) else 1
 
 

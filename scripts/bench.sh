@@ -8,43 +8,77 @@
 # latest.md, latest.json and bench.png (bench/report.py, bench/chart.py).
 # Exits non-zero if an accounting check fails; a missed goal is in the table.
 #
-#   scripts/bench.sh                    every workload, 15 s each, into bench/results
+# The server runs as shipped: with deploy/server.env (the Dockerfile's and
+# compose's environment, logging included), on a loopback port, with only
+# RATE_LIMITS=off and AUTH_MODE=open added (the workloads send no
+# credentials and would be refused past a client's limit). The table says so.
+#
+#   scripts/bench.sh                    every closed-loop workload, 15 s each,
+#                                       into bench/results
 #   scripts/bench.sh --duration 30      longer runs
 #   scripts/bench.sh --only hot,read    these workloads and their anchors only,
 #                                       into bench/results/partial (git-ignored)
+#   scripts/bench.sh --open-loop        also the open-loop workloads (about 8
+#                                       minutes more): oha at fixed arrival
+#                                       rates, and open-loop.png
+#   scripts/bench.sh --server-env NAME=VALUE
+#                                       the server with this on top of the
+#                                       shipped environment (repeatable)
 #   scripts/bench.sh --smoke            2 s a workload, into bench/results/smoke:
-#                                       proves the script works (CI)
+#                                       proves the script works (CI), the
+#                                       open-loop path at a tiny rate included
 #
 # Workloads: hot (with the naive transaction as a reference row), keyed-hot,
 # limited-hot (a ticket with a per-buyer limit, a new buyer each purchase),
 # checkout (hold, then confirm, on one ticket), spread, read, ceiling,
-# memory, overload (1,024 connections on one ticket against a server of its
-# own with every default, /healthz probed on a new connection every 100 ms
-# during the rush).
+# memory, overload (1,024 connections on one ticket against a new server,
+# as shipped, /healthz probed on a new connection every 100 ms
+# during the rush), log-cost (hot, keyed-hot and read through the server as
+# shipped and through a second one with RUST_LOG=off, on the same database,
+# alternating, three rounds; the ratio of their medians). With --open-loop:
+# open-hot and open-read (a fixed arrival rate of 50% and 80% of the
+# workload's closed-loop rate in this run, then 10% to 120% for the plot).
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
 source "$repo_root/scripts/lib/server.sh"
 cd "$repo_root"
 
-workloads=(hot keyed-hot limited-hot checkout spread read ceiling memory overload)
+workloads=(hot keyed-hot limited-hot checkout spread read ceiling memory overload log-cost open-hot open-read)
 duration=15
 connections=64
 smoke=
 only=
+open_loop=
+extra_env=()
 while [[ $# -gt 0 ]]; do
     case $1 in
-        --smoke) duration=2; smoke=1 ;;
+        --smoke) duration=2; smoke=1; open_loop=1 ;;
         --duration) duration=${2:?--duration needs SECONDS}; shift ;;
         --only) only=${2:?--only needs WORKLOAD[,WORKLOAD]}; shift ;;
-        *) die "unknown argument $1 (use --smoke, --duration SECONDS or --only WORKLOAD[,WORKLOAD])" ;;
+        --open-loop) open_loop=1 ;;
+        --server-env)
+            [[ ${2:-} == [A-Z]*=* ]] || die "--server-env needs NAME=VALUE"
+            extra_env+=("$2"); shift ;;
+        *) die "unknown argument $1 (use --smoke, --duration SECONDS, --only WORKLOAD[,WORKLOAD], --open-loop or --server-env NAME=VALUE)" ;;
     esac
     shift
 done
 for name in ${only//,/ }; do
     [[ " ${workloads[*]} " == *" $name "* ]] || die "unknown workload $name (one of: ${workloads[*]})"
 done
-selected() { [[ -z $only || ",$only," == *",$1,"* ]]; }
+selected() {
+    if [[ $1 == open-* && -z $open_loop && -z $only ]]; then
+        return 1
+    fi
+    [[ -z $only || ",$only," == *",$1,"* ]]
+}
+
+# The server as shipped, and what this run adds to it.
+mapfile -t server_env < <(shipped_env)
+server_env+=(RATE_LIMITS=off AUTH_MODE=open "${extra_env[@]}")
+configuration="server environment: deploy/server.env ($(shipped_env | paste -sd ' ')) \
++ RATE_LIMITS=off AUTH_MODE=open${extra_env[*]:+ ${extra_env[*]}}, listening on 127.0.0.1"
 
 # The overload's connections, one file descriptor each in wrk and in the
 # server (its default MAX_CONNECTIONS).
@@ -67,6 +101,9 @@ mkdir -p "$results"
 ensure_debian_package wrk wrk
 selected ceiling && ensure_debian_package nginx nginx-light
 ensure_python_venv bench-venv bench/requirements.txt
+if selected open-hot || selected open-read; then
+    ensure_oha
+fi
 cargo build --release --locked -p tickets-server
 
 # The HTTP ceiling's server: nginx on a free loopback port answering BODY to
@@ -118,9 +155,9 @@ stop_nginx() {
 }
 
 scratch=$(mktemp -d)
-probe_pid=
+probe_pid= quiet_pid=
 cleanup() {
-    stop_started "$probe_pid"
+    stop_started "$probe_pid" "$quiet_pid"
     stop_nginx
     stop_release_server
     stop_local_postgres
@@ -131,7 +168,8 @@ start_local_postgres "$scratch/pgdata"
 
 sql() { "$POSTGRES_BIN_DIR/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 
-start_release_server "$scratch/server.log" DATABASE_POOL_SIZE="${DATABASE_POOL_SIZE:-16}"
+server_log="$scratch/server.log"
+start_release_server "$server_log" "${server_env[@]}"
 
 # Tickets for each side, so each side's accounting stands alone. Their
 # allocations are large enough never to sell out during a run.
@@ -170,13 +208,8 @@ counts() {
 }
 
 # Waits until the database has run no statement for a moment, so that what
-# wrk left in flight at its stop has finished before anything is counted or
-# the next measurement starts; then checkpoints and vacuums, so that the
-# database's catching up after one measurement (a checkpoint of its WAL, an
-# autovacuum of the rows it wrote) does not land in the next one. Without
-# it, a workload's p99 depended on what ran before it: spread purchases'
-# p99 was 51 ms after the other workloads and 10 ms run alone.
-settle() {
+# wrk left in flight at its stop has finished before anything is counted.
+quiesce() {
     local quiet=0
     for _ in $(seq 100); do
         if [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
@@ -189,6 +222,15 @@ settle() {
     done
     (( quiet == 3 )) ||
         die "10 s after the load stopped, the database still ran statements or held transactions open"
+}
+
+# Quiesces, then checkpoints and vacuums, so that the database's catching up
+# after one measurement (a checkpoint of its WAL, an autovacuum of the rows
+# it wrote) does not land in the next one. Without it, a workload's p99
+# depended on what ran before it: spread purchases' p99 was 51 ms after the
+# other workloads and 10 ms run alone.
+settle() {
+    quiesce
     sql "CHECKPOINT"
     sql "VACUUM (ANALYZE)"
 }
@@ -202,7 +244,7 @@ load() {
         --script "${script[@]}" >"$output" 2>&1; then
         cat "$output" >&2
         curl -sf "$SERVER_BASE/healthz" >/dev/null || log "the server does not answer; the end of its log:"
-        tail -n 20 "$scratch/server.log" >&2
+        tail -n 20 "$server_log" >&2
         die "wrk failed against $1"
     fi
     tail -n 1 "$output"
@@ -210,9 +252,54 @@ load() {
 
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
+# CPU time used so far, in clock ticks: "SERVER POSTGRES", the server's and
+# that of every PostgreSQL process (the postmaster, its children now, and
+# those it has reaped), from /proc.
+cpu_ticks() {
+    python3 - "$SERVER_PID" "$(head -n 1 "$POSTGRES_DATA_DIR/postmaster.pid")" <<'PY'
+import os, sys
+
+def stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        # The fields after the command, which may hold spaces, in brackets.
+        return f.read().rsplit(")", 1)[1].split()
+
+server, postmaster = sys.argv[1:]
+# utime, stime, cutime, cstime are fields 14 to 17: 11 to 14 after the command.
+used = lambda fields, n: sum(int(x) for x in fields[11:11 + n])
+total = used(stat(postmaster), 4)
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        fields = stat(pid)
+    except OSError:
+        continue
+    if fields[1] == postmaster:
+        total += used(fields, 2)
+print(used(stat(server), 2), total)
+PY
+}
+clock_ticks=$(getconf CLK_TCK)
+
 # The last measurement through the server, for record: wrk's figures, the
-# successful requests among them, and the verdict of its accounting.
-measured= successes= accounting=
+# successful requests among them, the verdict of its accounting, the CPU
+# time the server and PostgreSQL spent on it (milliseconds, from the start
+# of the load to the end of what was in flight) and the bytes the server
+# logged meanwhile.
+measured= successes= accounting= cpu= log_bytes=
+
+# load_measured ARGS...: load ARGS into $measured, with its CPU time and log.
+load_measured() {
+    local server_before postgres_before server_after postgres_after log_before
+    log_before=$(stat -c %s "$server_log")
+    read -r server_before postgres_before <<<"$(cpu_ticks)"
+    measured=$(load "$@")
+    quiesce
+    read -r server_after postgres_after <<<"$(cpu_ticks)"
+    log_bytes=$(( $(stat -c %s "$server_log") - log_before ))
+    cpu="{\"server_ms\": $(( (server_after - server_before) * 1000 / clock_ticks )), \
+\"postgres_ms\": $(( (postgres_after - postgres_before) * 1000 / clock_ticks ))}"
+    settle
+}
 
 # measure_purchases NAME MODE FIRST LAST CONNECTIONS [KEY_PREFIX]: a purchase
 # workload through the server, with its accounting: every 201 has its row,
@@ -223,8 +310,7 @@ measure_purchases() {
     local name=$1 mode=$2 first=$3 last=$4 clients=$5 rows_before keys_before rows keys
     read -r rows_before keys_before <<<"$(counts "$first" "$last")"
     log "$name: server, $clients connections, ${duration}s"
-    measured=$(load "$SERVER_BASE" "$mode" "$first" "$last" "$clients" "${@:6}")
-    settle
+    load_measured "$SERVER_BASE" "$mode" "$first" "$last" "$clients" "${@:6}"
     read -r rows keys <<<"$(counts "$first" "$last")"
     rows=$(( rows - rows_before )) keys=$(( keys - keys_before ))
     successes=$(( $(json_field "$measured" requests) - $(json_field "$measured" non_2xx) ))
@@ -248,8 +334,7 @@ measure_checkouts() {
     confirmed_purchases() { sql "SELECT count(*) FROM purchases WHERE ticket_id = $ticket AND hold_id IS NOT NULL"; }
     made=$(confirmed_purchases)
     log "checkout: server, $connections connections, ${duration}s"
-    measured=$(load "$SERVER_BASE" checkout "$ticket" "$ticket" "$connections")
-    settle
+    load_measured "$SERVER_BASE" checkout "$ticket" "$ticket" "$connections"
     made=$(( $(confirmed_purchases) - made ))
     successes=$(json_field "$measured" confirmed)
     accounting=PASS
@@ -262,8 +347,7 @@ measure_checkouts() {
 # Reads through the server: every one answered 2xx.
 measure_reads() {
     log "read: server, $connections connections, ${duration}s"
-    measured=$(load "$SERVER_BASE" read "$spread_server_first" "$spread_server_last" "$connections")
-    settle
+    load_measured "$SERVER_BASE" read "$spread_server_first" "$spread_server_last" "$connections"
     successes=$(( $(json_field "$measured" requests) - $(json_field "$measured" non_2xx) ))
     accounting=PASS
     (( successes == $(json_field "$measured" requests) )) ||
@@ -293,12 +377,13 @@ rows_file="$scratch/rows.jsonl"
 # balance after the anchor ran.
 record() {
     books_balance || { accounting=FAIL; log "$1: accounting FAILED: the books do not balance"; }
-    printf '{"workload": "%s", "server": %s, "successes": %d, "anchor": {"name": "%s", "rate": %s}, "accounting": "%s"}\n' \
-        "$1" "$measured" "$successes" "$2" "$3" "$accounting" >>"$rows_file"
+    printf '{"workload": "%s", "server": %s, "successes": %d, "cpu": %s, "log_bytes": %d, "anchor": {"name": "%s", "rate": %s}, "accounting": "%s"}\n' \
+        "$1" "$measured" "$successes" "$cpu" "$log_bytes" "$2" "$3" "$accounting" >>"$rows_file"
 }
 
 if selected hot; then
     measure_purchases hot purchase "$hot_server" "$hot_server" "$connections"
+    hot_measured=$measured
     record hot purchase-one "$(anchor purchase "$hot_anchor" "$hot_anchor")"
     record hot-naive naive-one "$(anchor naive-purchase "$naive_anchor" "$naive_anchor")"
 fi
@@ -328,6 +413,7 @@ fi
 # workload's measurement.
 if selected read || selected ceiling; then
     measure_reads
+    read_measured=$measured
     selected read && record read read "$(anchor read "$spread_server_first" "$spread_server_last")"
 fi
 
@@ -341,6 +427,114 @@ if selected ceiling; then
     record ceiling nginx "$(( $(json_field "$nginx_stats" requests) * 1000000 / $(json_field "$nginx_stats" duration_us) ))"
 fi
 
+# log-cost: the shipped server against a second one with RUST_LOG=off, on
+# the same database and tickets, in alternating order (the machine may be
+# shared: a slower minute falls on both sides), three rounds of each
+# workload; one round in a smoke run.
+if selected log-cost; then
+    shipped_pid=$SERVER_PID shipped_base=$SERVER_BASE shipped_log=$server_log
+    start_release_server "$scratch/quiet-server.log" "${server_env[@]}" RUST_LOG=off
+    quiet_pid=$SERVER_PID quiet_base=$SERVER_BASE
+    SERVER_PID=$shipped_pid SERVER_BASE=$shipped_base
+    rounds=3
+    [[ -z $smoke ]] || rounds=1
+    log_cost_file="$scratch/log-cost.jsonl"
+    : >"$log_cost_file"
+    for round in $(seq "$rounds"); do
+        sides=(shipped off)
+        (( round % 2 )) || sides=(off shipped)
+        for workload in hot keyed-hot read; do
+            for side in "${sides[@]}"; do
+                base=$shipped_base
+                [[ $side == off ]] && base=$quiet_base
+                before=$(stat -c %s "$shipped_log")
+                log "log-cost: $workload, round $round, RUST_LOG ${side/shipped/as shipped}, ${duration}s"
+                case $workload in
+                    hot) stats=$(load "$base" purchase "$hot_server" "$hot_server" "$connections") ;;
+                    keyed-hot) stats=$(load "$base" keyed-purchase "$keyed_server" "$keyed_server" "$connections" \
+                        "bench-$(cat /proc/sys/kernel/random/uuid)") ;;
+                    read) stats=$(load "$base" read "$spread_server_first" "$spread_server_last" "$connections") ;;
+                esac
+                quiesce
+                printf '{"workload": "%s", "round": %d, "side": "%s", "server": %s, "log_bytes": %d}\n' \
+                    "$workload" "$round" "$side" "$stats" "$(( $(stat -c %s "$shipped_log") - before ))" \
+                    >>"$log_cost_file"
+                settle
+            done
+        done
+    done
+    stop_started "$quiet_pid"
+    wait "$quiet_pid" 2>/dev/null || true
+    quiet_pid=
+    books_balance || die "log-cost: the books do not balance"
+    printf '{"workload": "log-cost", "runs": [%s]}\n' "$(paste -sd , "$log_cost_file")" >>"$rows_file"
+fi
+
+# open_loop NAME CLOSED_RATE MODE FIRST LAST: oha at fixed arrival rates
+# (10% to 120% of CLOSED_RATE, the workload's closed-loop rate in this run;
+# in a smoke run, one tiny rate), its latency corrected for coordinated
+# omission: a request is timed from when it was due, not from when a
+# connection was free to send it. Appends one row for report.py.
+open_loop() {
+    local name=$1 closed=$2 mode=$3 first=$4 last=$5 shares=(10 20 30 40 50 60 70 80 90 100 110 120)
+    local points="$scratch/$name.jsonl" share rate target=() output="$scratch/oha.json"
+    [[ -z $smoke ]] || shares=(0)
+    case $mode in
+        purchase) target=(-m POST -T application/json -d '{"quantity":1,"user_id":"406c1d05-bbb2-4e94-b183-7d208c2692e1"}'
+                          "$SERVER_BASE/tickets/$first/purchases") ;;
+        read) seq "$first" "$last" | sed "s|^|$SERVER_BASE/tickets/|" >"$scratch/read-urls"
+              target=(--urls-from-file "$scratch/read-urls") ;;
+    esac
+    : >"$points"
+    for share in "${shares[@]}"; do
+        rate=$(( closed * share / 100 ))
+        (( rate > 0 )) || rate=20
+        log "$name: oha at $rate requests/s ($share% of $closed/s closed-loop), $connections connections, ${duration}s"
+        oha --no-tui --output-format json --latency-correction --no-color -q "$rate" -z "${duration}s" -w \
+            -c "$connections" "${target[@]}" >"$output" 2>"$scratch/oha.log" ||
+            { cat "$scratch/oha.log" >&2; die "oha failed against $SERVER_BASE"; }
+        python3 - "$output" "$share" "$rate" >>"$points" <<'PY'
+import json, sys
+path, share, rate = sys.argv[1:]
+with open(path) as f:
+    result = json.load(f)
+p = result["latencyPercentiles"]
+codes = result["statusCodeDistribution"]
+ms = lambda seconds: round((seconds or 0) * 1000, 3)
+print(json.dumps({
+    "share": int(share), "offered": int(rate), "achieved": result["summary"]["requestsPerSec"],
+    "requests": sum(codes.values()), "non_2xx": sum(n for code, n in codes.items() if not code.startswith("2")),
+    "errors": sum(result.get("errorDistribution", {}).values()),
+    "p50_ms": ms(p["p50"]), "p99_ms": ms(p["p99"]), "p99_9_ms": ms(p["p99.9"]),
+    "max_ms": ms(result["summary"]["slowest"]),
+}))
+PY
+        settle
+    done
+    printf '{"workload": "%s", "closed_loop_rate": %d, "connections": %d, "points": [%s]}\n' \
+        "$name" "$closed" "$connections" "$(paste -sd , "$points")" >>"$rows_file"
+}
+
+# The closed-loop rate to take shares of: the workload's in this run, or,
+# when it was not measured (--only open-hot), measured now.
+closed_rate() {
+    if [[ -z ${1:-} ]]; then
+        load_measured "$SERVER_BASE" "${@:2}" >&2
+    fi
+    python3 -c 'import json, sys; m = json.loads(sys.argv[1]); print(int((m["requests"] - m["non_2xx"]) * 1e6 / m["duration_us"]))' \
+        "${1:-$measured}"
+}
+
+if selected open-hot; then
+    open_loop open-hot "$(closed_rate "${hot_measured:-}" purchase "$hot_server" "$hot_server" "$connections")" \
+        purchase "$hot_server" "$hot_server"
+fi
+
+if selected open-read; then
+    open_loop open-read "$(closed_rate "${read_measured:-}" read "$spread_server_first" "$spread_server_last" "$connections")" \
+        read "$spread_server_first" "$spread_server_last"
+fi
+
 if selected memory; then
     measure_purchases memory purchase "$spread_server_first" "$spread_server_last" 256
     books_balance || { accounting=FAIL; log "memory: accounting FAILED: the books do not balance"; }
@@ -349,13 +543,14 @@ if selected memory; then
         "$accounting" >>"$rows_file"
 fi
 
-# The overload's server is started with every default, so that its peak RSS
-# is the rush's alone; /healthz is probed on a new connection every 100 ms
+# The overload's server is a new one, as shipped, so that its peak RSS is the
+# rush's alone; /healthz is probed on a new connection every 100 ms
 # meanwhile, as a load balancer would. The allocation never runs out, so
 # every answer but a 201 is a 503.
 if selected overload; then
     stop_release_server
-    start_release_server "$scratch/overload-server.log"
+    server_log="$scratch/overload-server.log"
+    start_release_server "$server_log" "${server_env[@]}"
     python3 bench/healthz_probe.py "$SERVER_BASE" "$duration" >"$scratch/healthz.json" &
     probe_pid=$!
     measure_purchases overload purchase "$overload_server" "$overload_server" "$overload_connections"
@@ -367,10 +562,12 @@ if selected overload; then
         "$(cat "$scratch/healthz.json")" "$accounting" >>"$rows_file"
 fi
 
+# The servers log as shipped (info): their warnings and errors are shown.
 for server_log in "$scratch"/*server.log; do
-    if [[ -s $server_log ]]; then
-        log "$(basename "$server_log" .log) logged $(wc -l <"$server_log") warnings or errors; the first:"
-        head -n 5 "$server_log" >&2
+    problems=$(grep -cE '"level":"(WARN|ERROR)"' "$server_log" || true)
+    if (( problems > 0 )); then
+        log "$(basename "$server_log" .log) logged $problems warnings or errors; the first:"
+        grep -m 5 -E '"level":"(WARN|ERROR)"' "$server_log" >&2
     fi
 done
 
@@ -378,15 +575,16 @@ machine="$(nproc) cores, $(sed -nE 's/^model name\s*: (.*)/\1/p' /proc/cpuinfo |
 $(( $(sed -nE 's/^MemTotal:\s+([0-9]+) kB/\1/p' /proc/meminfo) / 1048576 )) GiB, \
 $("$POSTGRES_BIN_DIR/postgres" --version), $connections connections, ${duration} s a workload"
 
-python3 - "$rows_file" "$machine" "$results/measurements.json" <<'PY'
+python3 - "$rows_file" "$machine" "$configuration" "$results/measurements.json" <<'PY'
 import json, sys
-rows, machine, out = sys.argv[1:]
+rows, machine, configuration, out = sys.argv[1:]
 with open(rows) as f, open(out, "w") as o:
-    json.dump({"machine": machine, "workloads": [json.loads(line) for line in f]}, o, indent=2)
+    json.dump({"machine": machine, "configuration": configuration,
+               "workloads": [json.loads(line) for line in f]}, o, indent=2)
 PY
 
 status=0
 python3 bench/report.py "$results" || status=$?
-python "$repo_root/bench/chart.py" "$results/latest.json" "$results/bench.png"
-log "chart: $results/bench.png"
+python "$repo_root/bench/chart.py" "$results/latest.json" "$results"
+log "charts in $results"
 exit "$status"

@@ -10,6 +10,7 @@
 # scripts/docker-smoke.sh runs the image and the compose stack on an engine.
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
+source "$repo_root/scripts/lib/server.sh"
 cd "$repo_root"
 ensure_python_tools
 ensure_python_venv deploy-venv scripts/deploy-requirements.txt
@@ -35,6 +36,15 @@ log "the Dockerfile builds as CI does"
 build_command='cargo build --release --locked -p tickets-server'
 grep -qF "RUN $build_command" Dockerfile || die "the Dockerfile does not run '$build_command', the build CI checks"
 grep -qF "$build_command" scripts/test.sh || die "scripts/test.sh does not run '$build_command'"
+
+log "the Dockerfile's environment is deploy/server.env"
+# The runtime stage's ENV instructions (continuation lines joined) against
+# the file's NAME=value lines, both sorted.
+dockerfile_env=$(sed -n '/^FROM .* AS runtime/,$p' Dockerfile | sed -e ':a' -e '/\\$/N; s/\\\n//; ta' |
+    sed -nE 's/^ENV[[:space:]]+//p' | tr -s ' ' '\n' | sort)
+[[ -n $dockerfile_env && $dockerfile_env == "$(shipped_env | sort)" ]] ||
+    die "the Dockerfile's ENV lines ($(echo "$dockerfile_env" | paste -sd " ")) and deploy/server.env ($(shipped_env | paste -sd " ")) differ: change both"
+grep -q '^  env_file: deploy/server.env$' docker-compose.yml || die "docker-compose.yml does not read deploy/server.env"
 
 log "the Kubernetes manifests against Kubernetes' schemas"
 kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml deploy/kubernetes/example/*.yaml

@@ -70,3 +70,17 @@ ensure_debian_package() {
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >&2
 }
+
+# oha, the open-loop load generator of scripts/bench.sh, pinned, from
+# crates.io (its build needs a TLS backend even for plain HTTP). Its build
+# takes many minutes on two cores, so it is kept per user, not per clone:
+# every checkout on the machine shares the one build of this version.
+oha_version=1.16.0
+ensure_oha() {
+    local root="${XDG_CACHE_HOME:-$HOME/.cache}/tickets-tools/oha-$oha_version"
+    if [[ ! -x "$root/bin/oha" ]]; then
+        log "installing oha $oha_version into $root (a few minutes, once)"
+        cargo install --quiet --locked "oha@$oha_version" --root "$root" >&2
+    fi
+    export PATH="$root/bin:$PATH"
+}

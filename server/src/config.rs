@@ -13,7 +13,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::domain::{HoldLifetimes, HoldTtl};
-use crate::http::{AllowedOrigins, Rate, RateLimitSettings, TrustedProxies};
+use crate::http::{AccessLogSettings, AllowedOrigins, Rate, RateLimitSettings, TrustedProxies};
 
 /// The server's settings.
 #[derive(Clone, Debug)]
@@ -80,6 +80,12 @@ pub struct Config {
     /// `RATE_LIMIT_BUYER_BURST` (default 10) for the purchases, holds and
     /// confirmations of one buyer; each 1 to 1000000. Kept per replica.
     pub rate_limits: Option<RateLimitSettings>,
+    /// `LOG_SLOW_REQUEST_MS` (default 250, 1 to 3600000): a request that
+    /// takes longer is logged at `warn`. `ACCESS_LOG_SAMPLE` (default 0.001,
+    /// 0 to 1): the share of other successful requests logged at `info`.
+    /// Every answer of 400 or more is logged at `info` or above, every other
+    /// request at `debug` (see `http::access_log`).
+    pub access_log: AccessLogSettings,
 }
 
 /// The default for `LISTEN_ADDR`.
@@ -116,6 +122,8 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("RATE_LIMIT_ADDRESS_BURST", Some("200")),
     ("RATE_LIMIT_BUYER_PER_MINUTE", Some("30")),
     ("RATE_LIMIT_BUYER_BURST", Some("10")),
+    ("LOG_SLOW_REQUEST_MS", Some("250")),
+    ("ACCESS_LOG_SAMPLE", Some("0.001")),
 ];
 
 /// A setting that cannot be used, with what it may be.
@@ -167,6 +175,10 @@ impl Config {
             cors_allowed_origins: vars.list("CORS_ALLOWED_ORIGINS", AllowedOrigins::parse)?,
             trusted_proxies: vars.list("TRUSTED_PROXIES", TrustedProxies::parse)?,
             rate_limits: vars.rate_limits()?,
+            access_log: AccessLogSettings {
+                slow: vars.millis("LOG_SLOW_REQUEST_MS", 250, 1..=HOUR_MS)?,
+                sample: vars.share("ACCESS_LOG_SAMPLE", 0.001)?,
+            },
         })
     }
 }
@@ -189,6 +201,19 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 "{name}={raw:?} is not valid: it must be an integer from {} to {}",
                 range.start(),
                 range.end()
+            ))),
+        }
+    }
+
+    /// A share from 0 to 1, or `default` when the variable is unset.
+    fn share(&self, name: &str, default: f64) -> Result<f64, ConfigError> {
+        let Some(raw) = (self.0)(name) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<f64>() {
+            Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+            _ => Err(ConfigError(format!(
+                "{name}={raw:?} is not valid: it must be a number from 0 to 1, such as 0.001"
             ))),
         }
     }
@@ -299,6 +324,8 @@ mod tests {
         assert_eq!(config.max_connections, 1024);
         assert_eq!(config.idempotency_key_ttl, Duration::from_secs(86_400));
         assert_eq!(config.queue_depth, 4096);
+        assert_eq!(config.access_log.slow, Duration::from_millis(250));
+        assert!((config.access_log.sample - 0.001).abs() < f64::EPSILON);
         assert_eq!(config.hold_lifetimes.default, Duration::from_secs(900));
         assert_eq!(config.hold_lifetimes.min, Duration::from_secs(60));
         assert_eq!(config.hold_lifetimes.max, Duration::from_secs(3600));
@@ -323,12 +350,13 @@ mod tests {
     #[case::lowest_values(&[
         ("DATABASE_POOL_SIZE", "1"), ("DATABASE_CONNECT_TIMEOUT_MS", "1"),
         ("SHUTDOWN_GRACE_MS", "0"), ("MAX_CONNECTIONS", "1"), ("IDEMPOTENCY_KEY_TTL_SECS", "1"),
-        ("QUEUE_DEPTH", "1"),
+        ("QUEUE_DEPTH", "1"), ("LOG_SLOW_REQUEST_MS", "1"), ("ACCESS_LOG_SAMPLE", "0"),
     ])]
     #[case::highest_values(&[
         ("DATABASE_POOL_SIZE", "1000"), ("DATABASE_CONNECT_TIMEOUT_MS", "600000"),
         ("DATABASE_STATEMENT_TIMEOUT_MS", "3600000"), ("MAX_CONNECTIONS", "100000"),
         ("IDEMPOTENCY_KEY_TTL_SECS", "31536000"), ("QUEUE_DEPTH", "1000000"),
+        ("LOG_SLOW_REQUEST_MS", "3600000"), ("ACCESS_LOG_SAMPLE", "1"),
     ])]
     fn values_at_the_ends_of_their_ranges_are_taken(#[case] vars: &[(&str, &str)]) {
         let mut all = vec![("DATABASE_URL", "postgres://x/db")];
@@ -352,6 +380,11 @@ mod tests {
     #[case::huge_grace(&[("SHUTDOWN_GRACE_MS", "99999999999")], "SHUTDOWN_GRACE_MS")]
     #[case::zero_queue(&[("QUEUE_DEPTH", "0")], "QUEUE_DEPTH")]
     #[case::words(&[("HEADER_READ_TIMEOUT_MS", "ten seconds")], "HEADER_READ_TIMEOUT_MS")]
+    #[case::zero_slow_request(&[("LOG_SLOW_REQUEST_MS", "0")], "LOG_SLOW_REQUEST_MS")]
+    #[case::sample_over_one(&[("ACCESS_LOG_SAMPLE", "1.5")], "from 0 to 1")]
+    #[case::negative_sample(&[("ACCESS_LOG_SAMPLE", "-0.1")], "ACCESS_LOG_SAMPLE")]
+    #[case::sample_not_a_number(&[("ACCESS_LOG_SAMPLE", "NaN")], "ACCESS_LOG_SAMPLE")]
+    #[case::sample_percent(&[("ACCESS_LOG_SAMPLE", "1%")], "ACCESS_LOG_SAMPLE")]
     #[case::hold_longer_than_a_day(&[("HOLD_TTL_MAX_SECS", "86401")], "HOLD_TTL_MAX_SECS")]
     #[case::hold_default_past_the_most(&[("HOLD_TTL_DEFAULT_SECS", "7200")], "in that order")]
     #[case::hold_least_past_the_default(&[("HOLD_TTL_MIN_SECS", "1000")], "in that order")]

@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::{ApiSettings, TicketsApi};
 use crate::config::Config;
-use crate::http::{ConnectionSettings, Edge, EdgeSettings, Keep, serve_connection};
+use crate::http::{AccessLog, ConnectionSettings, Edge, EdgeSettings, Keep, serve_connection};
 use crate::metrics::Metrics;
 use crate::storage::{self, Pool};
 
@@ -92,6 +92,7 @@ impl Application {
                     trusted_proxies: config.trusted_proxies.clone(),
                     rate_limits: config.rate_limits,
                 },
+                AccessLog::new(config.access_log),
             )),
             api,
             pool,

@@ -52,11 +52,11 @@ impl TicketsApi {
                 metrics
                     .tickets_sold
                     .inc_by(purchase.quantity.unsigned_abs().into());
-                tracing::info!(purchase = %purchase.id, quantity = purchase.quantity, "tickets purchased");
+                tracing::debug!(purchase = %purchase.id, quantity = purchase.quantity, "tickets purchased");
             }
             (_, Outcome::Held(hold)) => {
                 metrics.holds.with_label_values(&["held"]).inc();
-                tracing::info!(hold = %hold.id, quantity = hold.quantity, "tickets held");
+                tracing::debug!(hold = %hold.id, quantity = hold.quantity, "tickets held");
             }
             (Action::Release { .. }, Outcome::Released) => {
                 metrics.holds.with_label_values(&["released"]).inc();

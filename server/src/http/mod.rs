@@ -4,6 +4,7 @@
 //! answers in its own format into problem details, so clients only ever see
 //! the spec's bodies.
 
+mod access_log;
 mod client_address;
 mod connection;
 mod context;
@@ -28,8 +29,8 @@ use hyper::header::{
 use hyper::service::Service as _;
 use hyper::{Method, Request, Response, StatusCode};
 use tickets_api::models;
-use tracing::Instrument;
 
+pub use access_log::{AccessLog, AccessLogSettings};
 pub use client_address::TrustedProxies;
 pub use connection::{ConnectionSettings, Keep, serve as serve_connection};
 pub use context::RequestContext;
@@ -42,6 +43,7 @@ use route::Route;
 use crate::answers::problem::{self, ProblemKind};
 use crate::api::TicketsApi;
 use crate::metrics::Metrics;
+use crate::telemetry;
 
 /// The largest request body accepted; larger ones get 413. Every valid body
 /// fits with room to spare: the largest, a ticket with every string at its
@@ -80,6 +82,7 @@ pub struct Edge {
     cors: AllowedOrigins,
     trusted_proxies: TrustedProxies,
     rate_limits: Option<Arc<RateLimits>>,
+    access_log: Arc<AccessLog>,
 }
 
 impl std::fmt::Debug for Edge {
@@ -89,7 +92,12 @@ impl std::fmt::Debug for Edge {
 }
 
 impl Edge {
-    pub fn new(api: TicketsApi, metrics: Arc<Metrics>, settings: EdgeSettings) -> Self {
+    pub fn new(
+        api: TicketsApi,
+        metrics: Arc<Metrics>,
+        settings: EdgeSettings,
+        access_log: AccessLog,
+    ) -> Self {
         Self {
             generated: GeneratedService::new(api, false),
             metrics,
@@ -99,6 +107,7 @@ impl Edge {
             rate_limits: settings
                 .rate_limits
                 .map(|limits| Arc::new(RateLimits::new(limits))),
+            access_log: Arc::new(access_log),
         }
     }
 
@@ -109,15 +118,10 @@ impl Edge {
         // The request moves into the generated server; the edge keeps its
         // path (and the route parsed from it) for errors and metrics.
         let path = request.uri().path().to_owned();
-        let route = Route::of(&path);
-        let method = method_label(request.method());
-        let span = tracing::info_span!(
-            "request",
-            method = %request.method(),
-            path = %request.uri().path(),
-            request_id = %request_id,
-        );
-        async move {
+        let method = request.method().clone();
+        let id = request_id.clone();
+        let served = async move {
+            let route = Route::of(&path);
             let started = Instant::now();
             let mut response = self.respond(request, route, peer, &request_id).await;
             self.cors.decorate(origin.as_ref(), response.headers_mut());
@@ -132,21 +136,21 @@ impl Edge {
             let elapsed = started.elapsed();
             self.metrics
                 .requests
-                .with_label_values(&[route.template(), method, response.status().as_str()])
+                .with_label_values(&[
+                    route.template(),
+                    method_label(&method),
+                    response.status().as_str(),
+                ])
                 .inc();
             self.metrics
                 .request_seconds
                 .with_label_values(&[route.template()])
                 .observe(elapsed.as_secs_f64());
-            tracing::info!(
-                status = response.status().as_u16(),
-                elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-                "request handled"
-            );
+            self.access_log
+                .record(&method, &path, response.status(), elapsed);
             response
-        }
-        .instrument(span)
-        .await
+        };
+        telemetry::REQUEST_ID.scope(id, served).await
     }
 
     async fn respond(

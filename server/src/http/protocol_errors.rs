@@ -42,16 +42,19 @@ impl<T> ProtocolErrorRewrite<T> {
 /// sends for parse errors. The service's own error answers always carry a
 /// problem body, so they never match.
 fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
-    let (kind, detail) = match head.get(..13)? {
+    let (status, kind, detail) = match head.get(..13)? {
         b"HTTP/1.1 400 " => (
+            400,
             ProblemKind::InvalidRequest,
             "The request is not valid HTTP/1.1",
         ),
         b"HTTP/1.1 414 " => (
+            414,
             ProblemKind::UriTooLong,
             "The request target is longer than the server accepts",
         ),
         b"HTTP/1.1 431 " => (
+            431,
             ProblemKind::HeaderFieldsTooLarge,
             "The request has more header fields, or larger ones, than the server accepts",
         ),
@@ -71,11 +74,19 @@ fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
         .split("\r\n")
         .find(|line| line.len() > 5 && line[..5].eq_ignore_ascii_case("date:"));
     let body = serde_json::to_vec(&kind.with_detail(detail)).ok()?;
+    let request_id = uuid::Uuid::new_v4();
+    // As the access log does for every answer of 400 or more, so that the
+    // id a client quotes finds this line.
+    tracing::info!(
+        %request_id,
+        status,
+        detail,
+        "request refused before it was read whole"
+    );
     let mut answer = format!(
-        "{status_line}\r\ncontent-type: {}\r\ncontent-length: {}\r\nx-request-id: {}\r\nconnection: close\r\n",
+        "{status_line}\r\ncontent-type: {}\r\ncontent-length: {}\r\nx-request-id: {request_id}\r\nconnection: close\r\n",
         crate::answers::problem::CONTENT_TYPE,
         body.len(),
-        uuid::Uuid::new_v4(),
     );
     if let Some(date) = date {
         answer.push_str(date);

@@ -2,6 +2,7 @@
 //! fresh database per test. `DATABASE_URL` names a server where the tests
 //! may create databases; `scripts/test.sh` starts one.
 
+mod access_log;
 mod bad_input;
 mod batches;
 mod cancellations;

@@ -2,6 +2,7 @@
 //! serve, stop on a signal, crash.
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -14,6 +15,8 @@ use crate::helpers::TestDatabase;
 pub struct Replica {
     process: Child,
     pub address: String,
+    /// The lines it logged after it listened, as JSON.
+    log: Arc<Mutex<Vec<Value>>>,
 }
 
 /// A `tickets-server` command against `db`, with `env` on top of the tests'
@@ -67,9 +70,31 @@ impl Replica {
         })
         .await
         .expect("tickets-server listened within 30 s");
-        // Keep draining the log so the process never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { process, address }
+        // Keep reading the log so the process never blocks on a full pipe.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let event = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                kept.lock().expect("the log").push(event);
+            }
+        });
+        Self {
+            process,
+            address,
+            log,
+        }
+    }
+
+    /// The lines logged so far while serving the request `request_id`.
+    pub fn logged_for(&self, request_id: &str) -> Vec<Value> {
+        self.log
+            .lock()
+            .expect("the log")
+            .iter()
+            .filter(|event| event["request_id"] == request_id)
+            .cloned()
+            .collect()
     }
 
     /// Creates a ticket with `allocation` through this process; returns its id.
