@@ -29,8 +29,8 @@ use crate::domain::{HoldLifetimes, IdempotencyKey, InvalidField, TicketId, field
 use crate::metrics::Metrics;
 use crate::problem;
 use crate::storage::{
-    self, Action, Coalescer, CoalescerSettings, Liveness, Order, OrderBatches, Pool, StorageError,
-    TicketReads,
+    self, Action, Coalescer, CoalescerSettings, DatabaseState, Liveness, Order, OrderBatches, Pool,
+    StorageError, TicketReads,
 };
 
 /// The most orders one batch decides. Large enough that an on-sale at a
@@ -178,12 +178,16 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
                 models::HealthStatus::Ok,
             )));
         }
-        Ok(match storage::ping(&self.pool).await {
-            Ok(()) => {
+        Ok(match storage::database_state(&self.pool).await {
+            DatabaseState::Writable => {
                 self.liveness.answered();
                 HealthCheckResponse::Healthy(models::Health::new(models::HealthStatus::Ok))
             }
-            Err(error) => {
+            DatabaseState::Standby => {
+                tracing::warn!("health check: the database is a read-only standby");
+                HealthCheckResponse::Unavailable(problem::standby())
+            }
+            DatabaseState::Down(error) => {
                 tracing::warn!(error = %error, cause = ?error, "health check: database unreachable");
                 HealthCheckResponse::Unavailable(problem::unavailable())
             }

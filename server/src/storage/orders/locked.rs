@@ -16,7 +16,7 @@ use super::{Action, Decided, Order, StoredKey};
 use crate::storage::StorageError;
 use crate::storage::holds::{HoldRecord, HoldRow};
 use crate::storage::idempotency::StoredResponse;
-use crate::storage::pool::is_lost_connection;
+use crate::storage::pool::is_resumable_elsewhere;
 use crate::storage::purchases::PurchaseRecord;
 use crate::storage::statement::statement;
 
@@ -30,13 +30,15 @@ pub(super) struct LockedPathError {
 
 impl LockedPathError {
     /// Whether the batch can go on, on a new connection: the connection was
-    /// lost (a restart of the database) or PostgreSQL broke a deadlock.
+    /// lost (a restart of the database), its server turned out to be a
+    /// standby (the write was refused, nothing committed), or PostgreSQL
+    /// broke a deadlock.
     pub fn recoverable(&self) -> bool {
         let deadlock = matches!(
             &self.error,
             diesel::result::Error::DatabaseError(_, info) if info.message().starts_with("deadlock detected")
         );
-        is_lost_connection(&self.error) || deadlock
+        is_resumable_elsewhere(&self.error) || deadlock
     }
 
     /// The attempt's decisions if its transaction committed, found by one
