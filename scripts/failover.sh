@@ -63,7 +63,7 @@ for i in 0 1 2; do
 done
 
 leader() {
-    ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:52379 --dial-timeout=2s --command-timeout=2s \
+    ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:22379 --dial-timeout=2s --command-timeout=2s \
         get --print-value-only /service/tickets/leader 2>/dev/null || true
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A highly available PostgreSQL on this machine: Patroni 3.0.2 runs a
-# primary and two standbys (127.0.0.1, ports 55431-55433) with synchronous
+# primary and two standbys (127.0.0.1, ports 25431-25433) with synchronous
 # replication in strict mode, an etcd 3.4 holds the leader lock, and every
 # node archives its WAL into one pgBackRest repository. docs/HA.md says why
 # and how to operate it.
@@ -26,10 +26,10 @@ set -euo pipefail
 ha_dir=${TICKETS_HA_DIR:-/tmp/tickets-ha}
 scope=tickets
 stanza=tickets
-pg_ports=(55431 55432 55433)
-rest_ports=(58431 58432 58433)
-etcd_client_port=52379
-etcd_peer_port=52380
+pg_ports=(25431 25432 25433)
+rest_ports=(28431 28432 28433)
+etcd_client_port=22379
+etcd_peer_port=22380
 pg_bin=/usr/lib/postgresql/15/bin
 etcd_endpoint=http://127.0.0.1:$etcd_client_port
 # iptables rules carry this comment, so that heal and down remove exactly
