@@ -1,11 +1,13 @@
 """The soak's clients and its verdict (scripts/soak.sh runs both).
 
     soak.py traffic --duration S --replicas URL,URL,URL --psql PSQL --out OBSERVED.json
+                    [--holds SHARE]
         Mixed traffic for S seconds, spread over the replicas request by
         request: keyed buyers (a new Idempotency-Key each purchase, retried
         with that key after a 5xx or a connection error until a definite
         answer), unkeyed buyers, and readers following each ticket's purchase
-        list by number. Writes what the clients saw.
+        list by number. With --holds, that share of the purchases is a hold
+        then its confirmation, both keyed. Writes what the clients saw.
     soak.py report --observed OBSERVED.json --faults FAULTS --tickets CSV --purchases CSV
                    [--failed REASON ...]
         Checks what the clients saw against the database's rows and the
@@ -157,9 +159,10 @@ class Soak:
     """The run's clients and what they saw. Times are seconds since the
     epoch, so that they compare with the fault log's."""
 
-    def __init__(self, replicas: list[str], duration: float):
+    def __init__(self, replicas: list[str], duration: float, holds: float = 0.0):
         self.replicas = [(urlsplit(u).hostname, urlsplit(u).port) for u in replicas]
         self.duration = duration
+        self.holds = holds
         self.started = time.time()
         self.deadline = self.started + duration
         self.run = uuid.uuid4().hex[:12]
@@ -260,7 +263,10 @@ class Soak:
             body = {"quantity": quantity, "user_id": str(uuid.UUID(int=n, version=4))}
             path = f"/tickets/{ticket}/purchases"
             keyed = random.random() < KEYED_SHARE
-            if keyed:
+            if random.random() < self.holds:
+                keyed = True
+                outcome, purchase_id = await self.hold_and_confirm(connections, ticket, body, f"soak-{self.run}-{n}")
+            elif keyed:
                 outcome, purchase_id = await self.buy_keyed(connections, path, body, f"soak-{self.run}-{n}")
             else:
                 outcome, purchase_id = await self.buy_once(connections, path, body)
@@ -292,9 +298,20 @@ class Soak:
         return self.definite(answer, path)
 
     async def buy_keyed(self, connections, path, body, key):
+        answer = await self.keyed_until_definite(connections, "purchase, keyed", path, key, body)
+        if answer is None:
+            return "unresolved", None
+        outcome, purchase_id = self.definite(answer, path)
+        if random.random() < REPLAY_SHARE:
+            await self.replay(connections, path, body, key, answer)
+        return outcome, purchase_id
+
+    async def keyed_until_definite(self, connections, kind, path, key, body):
+        """A keyed request, retried with its key after a 5xx, no answer or
+        409 in flight, until a definite answer (or the give-up time)."""
         give_up = self.deadline + KEYED_GIVE_UP
         while time.time() < give_up:
-            answer = await self.send(connections, self.next_replica(), "purchase, keyed", "POST", path,
+            answer = await self.send(connections, self.next_replica(), kind, "POST", path,
                                      headers={"Idempotency-Key": key}, body=body)
             if answer is None:
                 await asyncio.sleep(0.1)
@@ -303,11 +320,26 @@ class Soak:
             elif answer.status == 409 and answer.problem_type().endswith("request-in-flight"):
                 await asyncio.sleep(0.1)
             else:
-                outcome, purchase_id = self.definite(answer, path)
-                if random.random() < REPLAY_SHARE:
-                    await self.replay(connections, path, body, key, answer)
-                return outcome, purchase_id
-        return "unresolved", None
+                return answer
+        return None
+
+    async def hold_and_confirm(self, connections, ticket, body, key):
+        """Holds the tickets, then confirms the hold: the purchase it makes
+        is the request's."""
+        path = f"/tickets/{ticket}/holds"
+        held = await self.keyed_until_definite(connections, "hold", path, f"{key}-hold", body)
+        if held is None:
+            return "unresolved", None
+        if held.status == 409:
+            return "409", None
+        if held.status != 201:
+            self.problem(f"POST {path}: unexpected {held.status} {held.body[:200]!r}")
+            return f"unexpected {held.status}", None
+        path = f"{path}/{held.json()['id']}/confirm"
+        confirmed = await self.keyed_until_definite(connections, "confirm", path, f"{key}-confirm", None)
+        if confirmed is None:
+            return "unresolved", None
+        return self.definite(confirmed, path)
 
     async def replay(self, connections, path, body, key, first: Answer):
         """The same key again, on another replica: the same answer."""
@@ -409,7 +441,7 @@ def settle(psql: str):
 
 
 def traffic(args):
-    soak = Soak(args.replicas.split(","), args.duration)
+    soak = Soak(args.replicas.split(","), args.duration, args.holds)
     asyncio.run(soak.traffic(args.psql))
     with open(args.out, "w") as f:
         json.dump(soak.observed(), f)
@@ -545,9 +577,12 @@ def report(args) -> int:
     keyed = sum(1 for p in seen["purchases"] if p[1] and p[4] == "201")
     created = answers["201"]
     restarts = sum(1 for f in faults if f.kind.startswith("restart"))
+    failovers = sum(1 for f in faults if f.kind in FAILOVERS)
     summary = (f"{seen['duration']:.0f} s, {seen['replicas']} replicas, {purchases:,} purchases "
                f"({100 * keyed / max(created, 1):.0f}% keyed), {counted(restarts, 'restart')}, "
-               f"{counted(len(faults) - restarts, 'kill')}, {counted(books_errors, 'books error')}")
+               f"{counted(len(faults) - restarts - failovers, 'kill')}, "
+               + (f"{counted(failovers, 'failover')}, " if failovers else "")
+               + f"{counted(books_errors, 'books error')}")
     if reasons:
         print("\n".join(f"  - {r}" for r in reasons))
         print(f"soak: FAIL {summary}: {'; '.join(reasons[:3])}" + ("; ..." if len(reasons) > 3 else ""))
@@ -594,7 +629,11 @@ FAULTS = {
     "restart-fast": "database restart (fast)",
     "restart-immediate": "database restart (immediate)",
     "kill": "server SIGKILL and restart",
+    "primary-kill": "primary postmaster SIGKILL (failover)",
+    "switchover": "controlled switchover",
+    "primary-isolate": "primary cut off from etcd and standbys",
 }
+FAILOVERS = ("primary-kill", "switchover", "primary-isolate")
 
 
 def main() -> int:
@@ -605,6 +644,7 @@ def main() -> int:
     run.add_argument("--replicas", required=True)
     run.add_argument("--psql", required=True)
     run.add_argument("--out", required=True)
+    run.add_argument("--holds", type=float, default=0.0)
     check = commands.add_parser("report")
     check.add_argument("--observed", required=True)
     check.add_argument("--faults", required=True)

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::storage::{CoalescerMetrics, Liveness, Pool};
+use std::sync::atomic::Ordering;
+
+use crate::storage::{CoalescerMetrics, Liveness, POOL_EVENTS, Pool};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry,
@@ -40,6 +42,52 @@ pub struct Metrics {
     queue_refused: IntCounterVec,
     pool_connections: IntGauge,
     pool_idle_connections: IntGauge,
+    pool_events: PoolEventCounters,
+}
+
+/// The pool's reconnections and failovers, as counters.
+#[derive(Debug, Clone)]
+struct PoolEventCounters {
+    /// Connections the pool opened: the first ones and every reconnection.
+    connections_opened: IntCounter,
+    /// Connections dropped because their server refused a write as a
+    /// standby.
+    refused_writes: IntCounter,
+    /// Times a new connection found another writable server than before.
+    primary_changes: IntCounter,
+}
+
+impl PoolEventCounters {
+    fn new() -> Self {
+        Self {
+            connections_opened: IntCounter::new(
+                "db_pool_connections_opened_total",
+                "Database connections opened, reconnections included",
+            )
+            .expect("valid metric"),
+            refused_writes: IntCounter::new(
+                "db_pool_read_only_discards_total",
+                "Connections dropped because their server refused a write as read-only",
+            )
+            .expect("valid metric"),
+            primary_changes: IntCounter::new(
+                "db_primary_changes_total",
+                "Times a new connection found another writable server (failover, switchover or restart)",
+            )
+            .expect("valid metric"),
+        }
+    }
+
+    /// The counters catch up with the pool's atomics.
+    fn update(&self) {
+        for (counter, total) in [
+            (&self.connections_opened, &POOL_EVENTS.connections_opened),
+            (&self.refused_writes, &POOL_EVENTS.refused_writes),
+            (&self.primary_changes, &POOL_EVENTS.primary_changes),
+        ] {
+            counter.inc_by(total.load(Ordering::Relaxed).saturating_sub(counter.get()));
+        }
+    }
 }
 
 impl Metrics {
@@ -123,6 +171,7 @@ impl Metrics {
                 "Database connections open and idle",
             )
             .expect("valid metric"),
+            pool_events: PoolEventCounters::new(),
             registry,
         };
         for collector in [
@@ -141,6 +190,9 @@ impl Metrics {
             Box::new(metrics.queue_refused.clone()),
             Box::new(metrics.pool_connections.clone()),
             Box::new(metrics.pool_idle_connections.clone()),
+            Box::new(metrics.pool_events.connections_opened.clone()),
+            Box::new(metrics.pool_events.refused_writes.clone()),
+            Box::new(metrics.pool_events.primary_changes.clone()),
         ] {
             metrics
                 .registry
@@ -168,6 +220,7 @@ impl Metrics {
         self.pool_connections.set(i64::from(state.connections));
         self.pool_idle_connections
             .set(i64::from(state.idle_connections));
+        self.pool_events.update();
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for counters and histograms.
         let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out);
@@ -215,5 +268,7 @@ mod tests {
         );
         assert!(text.contains("tickets_sold_total 3"));
         assert!(text.contains("db_pool_connections 0"));
+        assert!(text.contains("db_primary_changes_total"));
+        assert!(text.contains("db_pool_read_only_discards_total"));
     }
 }

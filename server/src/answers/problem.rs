@@ -109,6 +109,13 @@ pub fn unavailable() -> models::Problem {
     ProblemKind::Unavailable.with_detail("The database is not reachable; try again later")
 }
 
+/// The 503 of a health check that reached only a read-only standby: the
+/// database is up but cannot take purchases until a standby is promoted.
+pub fn standby() -> models::Problem {
+    ProblemKind::Unavailable
+        .with_detail("The database is a read-only standby; try again after failover")
+}
+
 /// The 503 sent at once when more requests wait for the database than the
 /// server lets wait.
 pub fn overloaded() -> models::Problem {

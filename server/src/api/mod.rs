@@ -27,7 +27,8 @@ use crate::domain::{HoldLifetimes, InvalidField, TicketId, field};
 use crate::idempotency::IdempotencyKey;
 use crate::metrics::Metrics;
 use crate::storage::{
-    self, Coalescer, CoalescerSettings, Liveness, OrderBatches, Pool, StorageError, TicketReads,
+    self, Coalescer, CoalescerSettings, DatabaseState, Liveness, OrderBatches, Pool, StorageError,
+    TicketReads,
 };
 
 /// The most orders one batch decides. Large enough that an on-sale at a
@@ -193,12 +194,16 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
                 models::HealthStatus::Ok,
             )));
         }
-        Ok(match storage::ping(&self.pool).await {
-            Ok(()) => {
+        Ok(match storage::database_state(&self.pool).await {
+            DatabaseState::Writable => {
                 self.liveness.answered();
                 HealthCheckResponse::Healthy(models::Health::new(models::HealthStatus::Ok))
             }
-            Err(error) => {
+            DatabaseState::Standby => {
+                tracing::warn!("health check: the database is a read-only standby");
+                HealthCheckResponse::Unavailable(problem::standby())
+            }
+            DatabaseState::Down(error) => {
                 tracing::warn!(error = %error, cause = ?error, "health check: database unreachable");
                 HealthCheckResponse::Unavailable(problem::unavailable())
             }

@@ -1,7 +1,8 @@
-use diesel_async::{AsyncMigrationHarness, AsyncPgConnection};
+use diesel_async::AsyncMigrationHarness;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::Pool;
+use super::pool::ServerConnection;
 
 /// The project's migrations, compiled into the binary.
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -17,7 +18,7 @@ pub async fn run_pending_migrations(pool: &Pool) -> anyhow::Result<()> {
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
         .execute(&mut conn)
         .await?;
-    let conn = tokio::task::spawn_blocking(move || -> anyhow::Result<AsyncPgConnection> {
+    let conn = tokio::task::spawn_blocking(move || -> anyhow::Result<ServerConnection> {
         let mut harness = AsyncMigrationHarness::new(conn);
         let applied = harness
             .run_pending_migrations(MIGRATIONS)

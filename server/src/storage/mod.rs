@@ -23,7 +23,7 @@ use futures::future::BoxFuture;
 pub use coalescer::{BatchRunner, Coalescer, CoalescerMetrics, CoalescerSettings};
 pub use migrations::run_pending_migrations;
 pub use orders::OrderBatches;
-pub use pool::{Pool, PoolSettings, PooledConnection, build_pool};
+pub use pool::{POOL_EVENTS, Pool, PoolEvents, PoolSettings, PooledConnection, build_pool};
 pub use tickets::{Ticket, TicketReads};
 
 /// Why a storage operation failed.
@@ -63,7 +63,7 @@ impl StorageError {
         use diesel::result::DatabaseErrorKind;
         match self {
             Self::Unavailable(_) | Self::Overloaded => true,
-            Self::Query(error) if pool::is_lost_connection(error) => true,
+            Self::Query(error) if pool::is_resumable_elsewhere(error) => true,
             Self::Batch(error) => error.is_unavailable(),
             // diesel-async reports other SQLSTATEs as `Unknown` and keeps no
             // code, so the operational ones are told by PostgreSQL's message.
@@ -109,7 +109,8 @@ pub async fn read<T>(
 ) -> Result<T, StorageError> {
     let mut conn = pool.get().await?;
     match query(&mut conn).await {
-        Err(error) if pool::is_lost_connection(&error) => {
+        Err(error) if pool::is_resumable_elsewhere(&error) => {
+            conn.note_failure(&error);
             drop(conn);
             let mut conn = pool.get().await?;
             Ok(query(&mut conn).await?)
@@ -143,11 +144,54 @@ impl Liveness {
     }
 }
 
-/// Whether the database answers a trivial query.
-pub async fn ping(pool: &Pool) -> Result<(), StorageError> {
-    read(pool, |conn| {
-        Box::pin(async move { diesel::sql_query("SELECT 1").execute(conn).await })
-    })
-    .await
-    .map(|_| ())
+/// What a health check found of the database.
+#[derive(Debug)]
+pub enum DatabaseState {
+    /// A primary answered: purchases can be made.
+    Writable,
+    /// Only a read-only server answered (a standby, or a primary being
+    /// demoted): purchases cannot be made until a standby is promoted.
+    Standby,
+    /// No server answered in time.
+    Down(StorageError),
+}
+
+/// Asks the database whether it takes writes. A connection that finds a
+/// standby is dropped from the pool.
+pub async fn database_state(pool: &Pool) -> DatabaseState {
+    let mut conn = match pool.get().await {
+        Ok(conn) => conn,
+        // tokio-postgres tried every host; a standby among them answers
+        // this way when no host took writes.
+        Err(error) if error_chain_mentions(&error, "does not allow writes") => {
+            return DatabaseState::Standby;
+        }
+        Err(error) => return DatabaseState::Down(error.into()),
+    };
+    let in_recovery = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "pg_is_in_recovery()",
+    ))
+    .get_result::<bool>(&mut conn)
+    .await;
+    match in_recovery {
+        Ok(false) => DatabaseState::Writable,
+        Ok(true) => {
+            conn.discard();
+            DatabaseState::Standby
+        }
+        Err(error) => DatabaseState::Down(error.into()),
+    }
+}
+
+fn error_chain_mentions(error: &(dyn std::error::Error + 'static), text: &str) -> bool {
+    let mut cause = Some(error);
+    // Bounded: error chains are short, but a cycle must not hang a probe.
+    for _ in 0..16 {
+        let Some(current) = cause else { return false };
+        if current.to_string().contains(text) {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }

@@ -1,9 +1,14 @@
 //! The pool of database connections, and what keeps it healthy after the
-//! database restarts.
+//! database restarts or fails over to a standby.
 
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::result::{DatabaseErrorKind, Error as QueryError};
+use diesel::sql_types::{Integer, Text};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection,
 };
@@ -38,19 +43,35 @@ pub struct PoolSettings {
 /// `SELECT 1` at every checkout, a round trip per request; this one asks
 /// the connection whether it is closed (or left in a broken transaction), so
 /// the first request after a restart gets a live connection for free.
+///
+/// A connection the server refused a write on (it is a standby, or a
+/// primary since demoted) is never handed out again: its flag is set by the
+/// connection's own instrumentation, so no call site has to remember.
 #[derive(Debug)]
 pub struct CheckedManager(AsyncDieselConnectionManager<AsyncPgConnection>);
 
 impl bb8::ManageConnection for CheckedManager {
-    type Connection = AsyncPgConnection;
+    type Connection = ServerConnection;
     type Error = PoolError;
 
     async fn connect(&self) -> Result<Self::Connection, Self::Error> {
-        self.0.connect().await
+        let mut conn = self.0.connect().await?;
+        let refused_write = Arc::new(AtomicBool::new(false));
+        conn.set_instrumentation(RefusedWriteWatch(Arc::clone(&refused_write)));
+        Ok(ServerConnection {
+            conn,
+            refused_write,
+        })
     }
 
     async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
-        if conn.is_broken() {
+        if conn.refused_write() {
+            return Err(PoolError::QueryError(QueryError::DatabaseError(
+                DatabaseErrorKind::ReadOnlyTransaction,
+                Box::new("the connection's server refused a write: it is a standby".to_owned()),
+            )));
+        }
+        if conn.conn.is_broken() {
             return Err(PoolError::QueryError(QueryError::DatabaseError(
                 DatabaseErrorKind::ClosedConnection,
                 Box::new("the connection was closed while it sat in the pool".to_owned()),
@@ -60,8 +81,125 @@ impl bb8::ManageConnection for CheckedManager {
     }
 
     fn has_broken(&self, conn: &mut Self::Connection) -> bool {
-        self.0.has_broken(conn)
+        conn.refused_write() || self.0.has_broken(&mut conn.conn)
     }
+}
+
+/// A pooled connection: diesel-async's, and whether its server has refused
+/// a write as read-only.
+pub struct ServerConnection {
+    conn: AsyncPgConnection,
+    refused_write: Arc<AtomicBool>,
+}
+
+impl ServerConnection {
+    /// Whether the server refused a write on this connection: it is, or has
+    /// become, a standby. Such a connection is dropped, never reused.
+    pub fn refused_write(&self) -> bool {
+        self.refused_write.load(Ordering::Relaxed)
+    }
+
+    /// Marks the connection as one to drop, after the caller found its
+    /// server in recovery (a standby).
+    pub fn discard(&self) {
+        mark_refused(&self.refused_write);
+    }
+
+    /// Marks the connection as one to drop if `error` is its server
+    /// refusing a write as read-only. Callers that see a statement's error
+    /// call this: an error read from a statement's rows does not pass the
+    /// instrumentation.
+    pub fn note_failure(&self, error: &QueryError) {
+        if is_refused_by_standby(error) {
+            self.discard();
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConnection")
+            .field("refused_write", &self.refused_write())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for ServerConnection {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for ServerConnection {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
+}
+
+/// Sees every statement's outcome on one connection and notes a write the
+/// server refused as read-only.
+struct RefusedWriteWatch(Arc<AtomicBool>);
+
+impl Instrumentation for RefusedWriteWatch {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::FinishQuery {
+            error: Some(error), ..
+        } = event
+            && is_refused_by_standby(error)
+        {
+            mark_refused(&self.0);
+        }
+    }
+}
+
+/// Sets a connection's refused-write flag, counting it once.
+fn mark_refused(flag: &AtomicBool) {
+    if !flag.swap(true, Ordering::Relaxed) {
+        POOL_EVENTS.refused_writes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What the pools of this process went through, for the metrics: counted
+/// per process, as every server in it reaches the same database.
+#[derive(Debug, Default)]
+pub struct PoolEvents {
+    /// Connections opened (the first ones and every reconnection).
+    pub connections_opened: AtomicU64,
+    /// Connections dropped because their server refused a write as
+    /// read-only (a standby or a demoted primary).
+    pub refused_writes: AtomicU64,
+    /// Times a new connection found a different writable server than the
+    /// one before: a failover or switchover, or the primary restarted.
+    pub primary_changes: AtomicU64,
+    last_primary: std::sync::Mutex<Option<(i32, String)>>,
+}
+
+impl PoolEvents {
+    fn connected_to(&self, primary: (i32, String)) {
+        self.connections_opened.fetch_add(1, Ordering::Relaxed);
+        let mut last = self
+            .last_primary
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.as_ref().is_some_and(|last| *last != primary) {
+            self.primary_changes.fetch_add(1, Ordering::Relaxed);
+        }
+        *last = Some(primary);
+    }
+}
+
+/// The pool events of this process.
+pub static POOL_EVENTS: std::sync::LazyLock<PoolEvents> =
+    std::sync::LazyLock::new(PoolEvents::default);
+
+#[derive(diesel::QueryableByName)]
+struct ServerIdentity {
+    #[diesel(sql_type = Integer)]
+    port: i32,
+    #[diesel(sql_type = Text)]
+    started: String,
 }
 
 /// Builds the pool. Connections are opened lazily, so this succeeds while
@@ -77,6 +215,18 @@ pub fn build_pool(database_url: &str, settings: PoolSettings) -> Pool {
             ))
             .await
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            // Which server this is (its port and start time), to count the
+            // times the primary changed. One round trip per new connection.
+            let identity: ServerIdentity = diesel_async::RunQueryDsl::get_result(
+                diesel::sql_query(
+                    "SELECT coalesce(inet_server_port(), 0) AS port, \
+                 pg_postmaster_start_time()::text AS started",
+                ),
+                &mut conn,
+            )
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            POOL_EVENTS.connected_to((identity.port, identity.started));
             Ok(conn)
         }
         .boxed()
@@ -108,4 +258,31 @@ pub fn is_lost_connection(error: &QueryError) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `error` is the server refusing a write because it is read-only
+/// (SQLSTATE 25006): a standby, or a primary demoted since the connection
+/// was made. The statement did not commit, so it may run again on a
+/// connection to the new primary.
+pub fn is_refused_by_standby(error: &QueryError) -> bool {
+    match error {
+        QueryError::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => true,
+        // diesel-async maps 25006 to `ReadOnlyTransaction`; the messages
+        // also cover a server that refuses the write in recovery without
+        // that code.
+        QueryError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            message.ends_with("in a read-only transaction")
+                || message.starts_with("cannot assign TransactionIds during recovery")
+        }
+        _ => false,
+    }
+}
+
+/// Whether a batch that failed with `error` may go on on another
+/// connection, finding there what committed and deciding the rest again:
+/// the connection was lost, or its server turned out to be a standby
+/// (nothing committed).
+pub fn is_resumable_elsewhere(error: &QueryError) -> bool {
+    is_lost_connection(error) || is_refused_by_standby(error)
 }

@@ -327,3 +327,70 @@ async fn when_a_batch_fails_its_buyers_get_an_error_and_the_books_stay_exact() {
     assert_eq!(db.count("SELECT count(*) FROM purchases").await, sold);
     assert_eq!(app.remaining(ticket).await, 1000 - 2 * sold);
 }
+
+/// A batch that lands on a connection whose server refuses writes (a
+/// standby, or a primary demoted since: SQLSTATE 25006) committed nothing:
+/// it is decided again, once, on a new connection, and the refusing
+/// connection leaves the pool for good.
+#[tokio::test]
+async fn a_write_refused_as_read_only_is_decided_again_and_its_connection_dropped() {
+    let db = TestDatabase::create().await;
+    let pool = migrated_pool(&db).await;
+    let app = TestApp::start(&db).await;
+    let ticket = app.create_ticket(10).await;
+    {
+        let mut conn = pool.get().await.expect("a connection");
+        diesel_async::SimpleAsyncConnection::batch_execute(
+            &mut *conn,
+            "SET SESSION default_transaction_read_only = on",
+        )
+        .await
+        .expect("making the session read-only");
+    }
+    assert_eq!(
+        pool.state().idle_connections,
+        1,
+        "the read-only one waits in the pool"
+    );
+    let discards_before = storage::POOL_EVENTS
+        .refused_writes
+        .load(std::sync::atomic::Ordering::Relaxed);
+
+    let answers = run_batch(
+        &pool,
+        &[order(ticket, 2, "00000000-0000-0000-0000-000000000001")],
+    )
+    .await;
+
+    assert!(
+        matches!(answers[..], [Decided::Fresh(Outcome::Purchased(_))]),
+        "{answers:?}"
+    );
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(*) FROM purchases WHERE ticket_id = {ticket}"
+        ))
+        .await,
+        1,
+        "bought exactly once"
+    );
+    assert!(
+        storage::POOL_EVENTS
+            .refused_writes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > discards_before
+    );
+    // Every connection left in the pool takes writes.
+    for _ in 0..pool.state().connections {
+        let mut conn = pool.get().await.expect("a connection");
+        let read_only: String = diesel_async::RunQueryDsl::get_result(
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+                "current_setting('transaction_read_only')",
+            )),
+            &mut *conn,
+        )
+        .await
+        .expect("reading the setting");
+        assert_eq!(read_only, "off", "a read-only connection was kept");
+    }
+}

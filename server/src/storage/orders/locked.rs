@@ -18,7 +18,7 @@ use crate::domain::orders::{
 };
 use crate::storage::StorageError;
 use crate::storage::holds::HoldRow;
-use crate::storage::pool::is_lost_connection;
+use crate::storage::pool::is_resumable_elsewhere;
 use crate::storage::purchases::PurchaseRow;
 use crate::storage::statement::statement;
 
@@ -32,13 +32,15 @@ pub(super) struct LockedPathError {
 
 impl LockedPathError {
     /// Whether the batch can go on, on a new connection: the connection was
-    /// lost (a restart of the database) or PostgreSQL broke a deadlock.
+    /// lost (a restart of the database), its server turned out to be a
+    /// standby (the write was refused, nothing committed), or PostgreSQL
+    /// broke a deadlock.
     pub fn recoverable(&self) -> bool {
         let deadlock = matches!(
             &self.error,
             diesel::result::Error::DatabaseError(_, info) if info.message().starts_with("deadlock detected")
         );
-        is_lost_connection(&self.error) || deadlock
+        is_resumable_elsewhere(&self.error) || deadlock
     }
 
     /// The attempt's decisions if its transaction committed, found by one

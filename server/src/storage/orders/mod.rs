@@ -36,7 +36,7 @@ use futures::future::BoxFuture;
 use uuid::Uuid;
 
 use super::coalescer::BatchRunner;
-use super::pool::is_lost_connection;
+use super::pool::is_resumable_elsewhere;
 use super::{Pool, PooledConnection, StorageError};
 use crate::domain::TicketId;
 use crate::domain::orders::{Decided, Order};
@@ -107,8 +107,11 @@ impl OrderBatches {
 
         if fast::takes_all(orders) {
             let made = match fast::record_where_all_fit(&mut conn, orders, &ids).await {
-                Err(error) if is_lost_connection(&error) => {
-                    tracing::warn!(%error, "connection lost during a batch; resuming on another");
+                // A standby's refusal committed nothing; a lost connection
+                // may have: either way the new connection finds out.
+                Err(error) if is_resumable_elsewhere(&error) => {
+                    tracing::warn!(%error, "connection lost or read-only during a batch; resuming on another");
+                    conn.note_failure(&error);
                     conn = pool.get_owned().await?;
                     // The statement committed all its rows or none.
                     fast::find_made(&mut conn, orders, &ids).await?
@@ -133,6 +136,7 @@ impl OrderBatches {
         let answers = match locked::decide_under_locks(&mut conn, &pending, self.key_ttl).await {
             Err(failed) if failed.recoverable() => {
                 tracing::warn!(error = %failed.error, "batch failed midway; resuming on another connection");
+                conn.note_failure(&failed.error);
                 drop(conn);
                 let mut conn = pool.get_owned().await?;
                 match failed.committed(&mut conn).await? {

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Failover under load: the HA cluster of scripts/ha.sh (a primary, two
+# synchronous-mode standbys), three tickets-server replicas on 127.0.0.1,
+# and the soak's clients (scripts/lib/soak.py: keyed and unkeyed buyers,
+# holds and their confirmations, readers). Faults in turn, each once the
+# cluster is whole again:
+#   primary-kill     SIGKILL of the primary's postmaster
+#   switchover       a controlled switchover to the synchronous standby
+#   primary-isolate  the primary cut off from etcd and from the standbys
+#                    (iptables on its node's traffic; clients still reach
+#                    it), healed once a standby has been promoted
+# At the end, every answer the clients saw is checked against the rows on
+# the last primary (each 201 there exactly once, nothing oversold, the
+# books add up, no 500s), and the unavailability and 503s of each fault are
+# reported; exits 1 on FAIL. Runs as root (iptables, the cluster). Brings
+# the cluster down at the end: it owns ha.sh's ports while it runs.
+#
+#   scripts/failover.sh              21 faults (7 of each kind)
+#   scripts/failover.sh --faults N   N faults
+#   scripts/failover.sh --smoke      one fault of each kind (CI)
+set -euo pipefail
+source "$(dirname "$0")/lib/tools.sh"
+source "$repo_root/scripts/lib/server.sh"
+cd "$repo_root"
+
+[[ $(id -u) -eq 0 ]] || die "scripts/failover.sh must run as root (the cluster, iptables)"
+faults=21
+# Seconds of traffic before the first fault and after the last.
+lead_in=10 tail_out=15
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --smoke) faults=3 ;;
+        --faults) faults=${2:?--faults needs N}; shift ;;
+        *) die "unknown argument $1 (use --faults N or --smoke)" ;;
+    esac
+    shift
+done
+[[ $faults =~ ^[0-9]+$ ]] && (( faults >= 1 && faults <= 200 )) || die "--faults must be 1 to 200"
+
+cargo build --release --locked -p tickets-server
+
+scratch=$(mktemp -d)
+replica_pids=() traffic_pid=
+cleanup() {
+    stop_started "$traffic_pid" "${replica_pids[@]}"
+    wait
+    scripts/ha.sh down >/dev/null 2>&1 || true
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+DATABASE_URL=$(scripts/ha.sh up)
+export DATABASE_URL
+pg_bin=/usr/lib/postgresql/15/bin
+sql() { timeout 10 "$pg_bin/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
+
+urls=()
+for i in 0 1 2; do
+    start_release_server "$scratch/replica-$i.log"
+    replica_pids[i]=$SERVER_PID
+    SERVER_PID=
+    urls+=("$SERVER_BASE")
+done
+
+leader() {
+    ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:22379 --dial-timeout=2s --command-timeout=2s \
+        get --print-value-only /service/tickets/leader 2>/dev/null || true
+}
+
+# Until a primary other than OLD takes a commit its synchronous standby
+# confirmed (bounded: 60 s).
+await_new_primary() {
+    local old=$1 now
+    for _ in $(seq 300); do
+        now=$(leader)
+        if [[ -n $now && $now != "$old" ]] && sql "SELECT txid_current()" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    die "no new primary took writes within 60 s of the fault"
+}
+
+# Until the primary streams to both standbys, one synchronous (bounded:
+# 120 s), so that the next fault finds a standby to promote.
+await_whole_cluster() {
+    local state
+    for _ in $(seq 240); do
+        state=$(sql "SELECT count(*) FILTER (WHERE state = 'streaming') || ' ' ||
+                            count(*) FILTER (WHERE sync_state = 'sync') FROM pg_stat_replication" 2>/dev/null || true)
+        [[ $state == "2 1" ]] && return 0
+        sleep 0.5
+    done
+    scripts/ha.sh status >&2 || true
+    die "the cluster was not whole again within 120 s"
+}
+
+# A fault every period seconds at most; the traffic lasts long enough for
+# all of them (an isolation takes the longest: the lock's ttl, 15 s).
+period=30
+duration=$(( lead_in + faults * period + tail_out ))
+log "failover: $faults faults under ${duration} s of traffic on ${urls[*]}"
+python3 scripts/lib/soak.py traffic --duration "$duration" --replicas "$(IFS=,; echo "${urls[*]}")" \
+    --psql "$pg_bin/psql" --out "$scratch/observed.json" --holds 0.15 &
+traffic_pid=$!
+traffic_started=$SECONDS
+
+faults_log="$scratch/faults.log"
+: >"$faults_log"
+kinds=(primary-kill switchover primary-isolate)
+sleep "$lead_in"
+for (( injected = 0; injected < faults; injected++ )); do
+    kill -0 "$traffic_pid" 2>/dev/null || break
+    fault_started=$SECONDS
+    kind=${kinds[injected % ${#kinds[@]}]}
+    old=$(leader)
+    begun=$(date +%s.%N)
+    case $kind in
+        primary-kill) kill -KILL "$(scripts/ha.sh primary)" ;;
+        switchover) scripts/ha.sh switchover >/dev/null 2>&1 || die "the switchover failed" ;;
+        primary-isolate) scripts/ha.sh isolate >/dev/null ;;
+    esac
+    await_new_primary "$old"
+    printf '%s %s %s db\n' "$begun" "$(date +%s.%N)" "$kind" >>"$faults_log"
+    [[ $kind == primary-isolate ]] && scripts/ha.sh heal
+    log "fault $(( injected + 1 )) at $(( SECONDS - traffic_started )) s: $kind ($old -> $(leader))"
+    await_whole_cluster
+    # The rest of the period in traffic without a fault.
+    while (( SECONDS < fault_started + period )) && kill -0 "$traffic_pid" 2>/dev/null; do sleep 1; done
+done
+status=0
+wait "$traffic_pid" || status=$?
+traffic_pid=
+(( status == 0 )) || die "the clients failed (exit $status)"
+(( injected == faults )) || die "only $injected of $faults faults ran before the traffic ended"
+
+# What the last primary holds.
+sql "COPY (SELECT id, allocation, remaining, held FROM tickets) TO STDOUT WITH (FORMAT csv, HEADER)" \
+    >"$scratch/tickets.csv"
+sql "COPY (SELECT id, ticket_id, user_id, quantity, seq, cancelled_at IS NOT NULL AS cancelled FROM purchases)
+     TO STDOUT WITH (FORMAT csv, HEADER)" >"$scratch/purchases.csv"
+
+failed=()
+for i in 0 1 2; do
+    if kill -TERM "${replica_pids[i]}" 2>/dev/null; then
+        wait "${replica_pids[i]}" || failed+=("replica $i exited $? on SIGTERM")
+    else
+        failed+=("replica $i exited by itself")
+    fi
+done
+replica_pids=()
+for file in "$scratch"/replica-*.log; do
+    if grep -q panicked "$file"; then
+        failed+=("a replica panicked: $(grep -m 1 panicked "$file")")
+    fi
+done
+
+# The replicas keep answering 503 for a few seconds after the database
+# takes writes again (their batches resume, their pools reconnect): grace.
+python3 scripts/lib/soak.py report --observed "$scratch/observed.json" --faults "$faults_log" \
+    --tickets "$scratch/tickets.csv" --purchases "$scratch/purchases.csv" --grace 10 \
+    "${failed[@]/#/--failed=}"

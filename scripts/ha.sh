@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# A highly available PostgreSQL on this machine: Patroni 3.0.2 runs a
+# primary and two standbys (127.0.0.1, ports 25431-25433) with synchronous
+# replication in strict mode, an etcd 3.4 holds the leader lock, and every
+# node archives its WAL into one pgBackRest repository. docs/HA.md says why
+# and how to operate it.
+#
+#   scripts/ha.sh up          (root) installs what is missing, starts the
+#                             cluster, waits until it takes protected writes
+#                             and prints the DATABASE_URL servers should use
+#   scripts/ha.sh primary     the current primary postmaster's pid
+#   scripts/ha.sh down        stops everything and removes the data
+#
+# And for drills and operators:
+#   scripts/ha.sh url | status | switchover
+#   scripts/ha.sh isolate | heal   cut the primary off from etcd and the
+#                                  standbys (iptables), and undo it
+#   scripts/ha.sh backup [full|diff|incr]   a pgBackRest backup
+#
+# Each node runs as the 'postgres' user with a group of its own (pgha1..3),
+# so that iptables can tell the nodes' traffic apart on one loopback
+# address. Only 127.0.0.1 is ever used. TICKETS_HA_DIR moves the data
+# (default /tmp/tickets-ha).
+set -euo pipefail
+
+ha_dir=${TICKETS_HA_DIR:-/tmp/tickets-ha}
+scope=tickets
+stanza=tickets
+pg_ports=(25431 25432 25433)
+rest_ports=(28431 28432 28433)
+etcd_client_port=22379
+etcd_peer_port=22380
+pg_bin=/usr/lib/postgresql/15/bin
+etcd_endpoint=http://127.0.0.1:$etcd_client_port
+# iptables rules carry this comment, so that heal and down remove exactly
+# the rules isolate added.
+rule_tag=tickets-ha-isolation
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+require_root() { [[ $(id -u) -eq 0 ]] || die "scripts/ha.sh $1 must run as root"; }
+
+database_url() {
+    local hosts=() port
+    for port in "${pg_ports[@]}"; do hosts+=("127.0.0.1:$port"); done
+    local IFS=,
+    # target_session_attrs=read-write: a connection skips standbys and a
+    # demoted primary. connect_timeout bounds the wait on a node that does
+    # not answer (frozen or cut off), so the next host is tried.
+    printf 'postgres://postgres@%s/tickets?target_session_attrs=read-write&connect_timeout=2\n' "${hosts[*]}"
+}
+
+install_packages() {
+    local missing=()
+    command -v patroni >/dev/null || missing+=(patroni)
+    command -v etcd >/dev/null || missing+=(etcd-server)
+    command -v etcdctl >/dev/null || missing+=(etcd-client)
+    command -v pgbackrest >/dev/null || missing+=(pgbackrest)
+    command -v iptables >/dev/null || missing+=(iptables)
+    [[ -x $pg_bin/postgres ]] || missing+=(postgresql-15)
+    command -v curl >/dev/null || missing+=(curl)
+    if (( ${#missing[@]} )); then
+        log "installing ${missing[*]}"
+        apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    fi
+    # Debian's packages start nothing here (no systemd), but a machine
+    # with systemd would run a second etcd on the default ports: harmless,
+    # as this cluster uses its own ports and data.
+}
+
+etcd_get() {
+    ETCDCTL_API=3 etcdctl --endpoints="$etcd_endpoint" --dial-timeout=2s --command-timeout=2s \
+        get --print-value-only "$1" 2>/dev/null
+}
+
+# The name of the node holding the leader lock (node1..3), or nothing.
+leader_name() {
+    etcd_get "/service/$scope/leader"
+}
+
+node_index() { printf '%s\n' $(( ${1#node} - 1 )); }
+
+# The pid in a node's postmaster.pid, if that process is alive.
+postmaster_pid() {
+    local pid_file="$ha_dir/node$(( $1 + 1 ))/data/postmaster.pid" pid
+    [[ -f $pid_file ]] || return 1
+    pid=$(head -n 1 "$pid_file")
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    printf '%s\n' "$pid"
+}
+
+write_configs() {
+    mkdir -p "$ha_dir/log" "$ha_dir/backrest" "$ha_dir/spool"
+    cat >"$ha_dir/pgbackrest.conf" <<EOF
+[global]
+repo1-path=$ha_dir/backrest
+repo1-retention-full=2
+log-path=$ha_dir/log
+lock-path=$ha_dir/spool
+spool-path=$ha_dir/spool
+start-fast=y
+log-level-console=warn
+log-level-file=info
+compress-type=lz4
+
+[$stanza]
+pg1-path=$ha_dir/node1/data
+pg1-port=${pg_ports[0]}
+pg1-socket-path=$ha_dir/node1
+pg1-user=postgres
+EOF
+    local i
+    for i in 0 1 2; do
+        local name=node$(( i + 1 )) node_dir=$ha_dir/node$(( i + 1 ))
+        mkdir -p "$node_dir"
+        cat >"$node_dir/patroni.yml" <<EOF
+scope: $scope
+name: $name
+log:
+  level: INFO
+  dir: $node_dir
+restapi:
+  listen: 127.0.0.1:${rest_ports[i]}
+  connect_address: 127.0.0.1:${rest_ports[i]}
+etcd3:
+  hosts: 127.0.0.1:$etcd_client_port
+bootstrap:
+  dcs:
+    # A leader that stops renewing its lock (dead or cut off) loses it
+    # after ttl; loop_wait + 2 * retry_timeout must stay within ttl.
+    ttl: 15
+    loop_wait: 2
+    retry_timeout: 5
+    # A primary whose postgres dies is not restarted in place: the
+    # synchronous standby takes over at once.
+    primary_start_timeout: 0
+    # Only the synchronous standby may be promoted, and with no standby
+    # to confirm them, commits wait rather than go unprotected.
+    synchronous_mode: true
+    synchronous_mode_strict: true
+    synchronous_node_count: 1
+    maximum_lag_on_failover: 1048576
+    postgresql:
+      use_pg_rewind: true
+      remove_data_directory_on_rewind_failure: true
+      remove_data_directory_on_diverged_timelines: true
+      use_slots: true
+      parameters:
+        max_connections: 300
+        wal_level: replica
+        hot_standby: 'on'
+        wal_log_hints: 'on'
+        max_wal_senders: 10
+        max_replication_slots: 10
+        wal_keep_size: 256MB
+        archive_mode: 'on'
+        archive_timeout: 60
+  initdb:
+    - encoding: UTF8
+    - no-locale
+    - data-checksums
+  pg_hba:
+    - local all all trust
+    - host replication replicator 127.0.0.1/32 trust
+    - host all all 127.0.0.1/32 trust
+postgresql:
+  listen: 127.0.0.1:${pg_ports[i]}
+  connect_address: 127.0.0.1:${pg_ports[i]}
+  data_dir: $node_dir/data
+  bin_dir: $pg_bin
+  pgpass: $node_dir/pgpass
+  authentication:
+    superuser:
+      username: postgres
+      password: postgres
+    replication:
+      username: replicator
+      password: replicator
+    rewind:
+      username: postgres
+      password: postgres
+  parameters:
+    unix_socket_directories: '$node_dir'
+    archive_command: 'pgbackrest --config=$ha_dir/pgbackrest.conf --stanza=$stanza --pg1-path=$node_dir/data archive-push %p'
+    restore_command: 'pgbackrest --config=$ha_dir/pgbackrest.conf --stanza=$stanza --pg1-path=$node_dir/data archive-get %f "%p"'
+tags:
+  nofailover: false
+  noloadbalance: false
+  clonefrom: false
+  nosync: false
+EOF
+    done
+    chown -R postgres:postgres "$ha_dir"
+    chmod 700 "$ha_dir"/node*
+}
+
+start_etcd() {
+    if curl -sf "$etcd_endpoint/health" >/dev/null 2>&1; then return; fi
+    log "starting etcd on 127.0.0.1:$etcd_client_port"
+    setsid etcd --name ha --data-dir "$ha_dir/etcd" \
+        --listen-client-urls "$etcd_endpoint" --advertise-client-urls "$etcd_endpoint" \
+        --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+        --initial-cluster "ha=http://127.0.0.1:$etcd_peer_port" \
+        --listen-metrics-urls "http://127.0.0.1:$(( etcd_client_port + 2 ))" \
+        >>"$ha_dir/log/etcd.log" 2>&1 </dev/null &
+    echo $! >"$ha_dir/etcd.pid"
+    for _ in $(seq 100); do
+        curl -sf "$etcd_endpoint/health" >/dev/null 2>&1 && return
+        sleep 0.1
+    done
+    tail -n 20 "$ha_dir/log/etcd.log" >&2
+    die "etcd did not start"
+}
+
+start_node() {
+    local i=$1 node_dir=$ha_dir/node$(( $1 + 1 ))
+    if [[ -f $node_dir/patroni.pid ]] && kill -0 "$(cat "$node_dir/patroni.pid")" 2>/dev/null; then
+        return
+    fi
+    getent group "pgha$(( i + 1 ))" >/dev/null || groupadd --system "pgha$(( i + 1 ))"
+    setsid runuser -u postgres -g "pgha$(( i + 1 ))" -- patroni "$node_dir/patroni.yml" \
+        >>"$node_dir/patroni.out" 2>&1 </dev/null &
+    echo $! >"$node_dir/patroni.pid"
+}
+
+psql_node() {
+    local port=$1; shift
+    timeout 5 "$pg_bin/psql" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"
+}
+
+# Waits (bounded) until the leader takes a commit its synchronous standby
+# confirmed, and both standbys stream.
+await_protected_writes() {
+    local leader port
+    for _ in $(seq 180); do
+        leader=$(leader_name || true)
+        if [[ -n $leader ]]; then
+            port=${pg_ports[$(node_index "$leader")]}
+            if [[ $(psql_node "$port" -d postgres -c "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'" 2>/dev/null) == 2 ]] &&
+                [[ $(psql_node "$port" -d postgres -c "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'" 2>/dev/null) == 1 ]] &&
+                psql_node "$port" -d postgres -c "SELECT txid_current()" >/dev/null 2>&1; then
+                printf '%s\n' "$port"
+                return
+            fi
+        fi
+        sleep 1
+    done
+    die "the cluster did not take protected writes within 180 s (logs in $ha_dir/node*/)"
+}
+
+pgbackrest_primary() {
+    local leader i
+    leader=$(leader_name) || die "no primary"
+    i=$(node_index "$leader")
+    runuser -u postgres -- pgbackrest --config="$ha_dir/pgbackrest.conf" --stanza="$stanza" \
+        --pg1-path="$ha_dir/node$(( i + 1 ))/data" --pg1-port="${pg_ports[i]}" \
+        --pg1-socket-path="$ha_dir/node$(( i + 1 ))" "$@"
+}
+
+up() {
+    require_root up
+    install_packages
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    mkdir -p "$ha_dir"
+    [[ -f $ha_dir/node1/patroni.yml ]] || write_configs
+    start_etcd
+    local i port
+    for i in 0 1 2; do start_node "$i"; done
+    port=$(await_protected_writes)
+    psql_node "$port" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'tickets'" | grep -q 1 ||
+        psql_node "$port" -d postgres -c "CREATE DATABASE tickets" >/dev/null
+    if [[ ! -f $ha_dir/backrest/backup/$stanza/backup.info ]]; then
+        pgbackrest_primary stanza-create >&2 || die "pgBackRest could not create its stanza"
+    fi
+    database_url
+}
+
+# Stops what this script started: Patroni (which stops its postgres), then
+# any postmaster left, then etcd. Bounded waits.
+down() {
+    require_root down
+    heal_rules
+    local i pid_file pid
+    for i in 0 1 2; do
+        pid_file=$ha_dir/node$(( i + 1 ))/patroni.pid
+        if [[ -f $pid_file ]]; then
+            pid=$(cat "$pid_file")
+            # A frozen node must be thawed to stop.
+            kill -CONT "$pid" 2>/dev/null || true
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    for i in 0 1 2; do
+        pid_file=$ha_dir/node$(( i + 1 ))/patroni.pid
+        [[ -f $pid_file ]] || continue
+        pid=$(cat "$pid_file")
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for i in 0 1 2; do
+        if pid=$(postmaster_pid "$i"); then
+            kill -CONT "$pid" 2>/dev/null || true
+            runuser -u postgres -- "$pg_bin/pg_ctl" -D "$ha_dir/node$(( i + 1 ))/data" -m immediate -t 10 stop >/dev/null 2>&1 ||
+                kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    if [[ -f $ha_dir/etcd.pid ]]; then
+        pid=$(cat "$ha_dir/etcd.pid")
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$ha_dir"
+}
+
+primary() {
+    local leader i pid
+    # Bounded: during a failover there is briefly no primary.
+    for _ in $(seq 60); do
+        leader=$(leader_name || true)
+        if [[ -n $leader ]]; then
+            i=$(node_index "$leader")
+            if pid=$(postmaster_pid "$i"); then
+                printf '%s\n' "$pid"
+                return
+            fi
+        fi
+        sleep 0.5
+    done
+    die "no primary within 30 s"
+}
+
+status() {
+    patronictl -c "$ha_dir/node1/patroni.yml" list
+}
+
+switchover() {
+    local leader candidate
+    leader=$(leader_name) || die "no primary"
+    candidate=$(etcd_get "/service/$scope/sync" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("sync_standby") or "")')
+    [[ -n $candidate ]] || die "no synchronous standby to switch over to"
+    runuser -u postgres -- patronictl -c "$ha_dir/node1/patroni.yml" switchover --force \
+        --leader "$leader" --candidate "$candidate" >&2
+}
+
+iptables_rule() {
+    iptables "$1" OUTPUT -o lo -p tcp -m owner --gid-owner "$2" --dport "$3" \
+        -m comment --comment "$rule_tag" -j DROP
+}
+
+# Cuts the primary off from etcd and from the standbys; clients still reach
+# it. Its Patroni then cannot renew the leader lock and demotes it, and the
+# synchronous standby is promoted once the lock expires.
+isolate() {
+    require_root isolate
+    local leader i j
+    leader=$(leader_name) || die "no primary"
+    i=$(node_index "$leader")
+    iptables_rule -A "pgha$(( i + 1 ))" "$etcd_client_port"
+    for j in 0 1 2; do
+        (( j == i )) && continue
+        iptables_rule -A "pgha$(( j + 1 ))" "${pg_ports[i]}"
+        iptables_rule -A "pgha$(( j + 1 ))" "${rest_ports[i]}"
+        iptables_rule -A "pgha$(( i + 1 ))" "${pg_ports[j]}"
+        iptables_rule -A "pgha$(( i + 1 ))" "${rest_ports[j]}"
+    done
+    printf '%s\n' "$leader"
+}
+
+heal_rules() {
+    command -v iptables >/dev/null || return 0
+    local rule
+    # Bounded: isolate adds at most 9 rules per call.
+    for _ in $(seq 200); do
+        rule=$(iptables -S OUTPUT 2>/dev/null | grep -m 1 -- "--comment $rule_tag") || return 0
+        # shellcheck disable=SC2086
+        iptables ${rule/-A OUTPUT/-D OUTPUT}
+    done
+}
+
+heal() {
+    require_root heal
+    heal_rules
+}
+
+backup() {
+    require_root backup
+    pgbackrest_primary --type="${1:-full}" backup >&2
+}
+
+case ${1:-} in
+    up) up ;;
+    primary) primary ;;
+    down) down ;;
+    url) database_url ;;
+    status) status ;;
+    switchover) switchover ;;
+    isolate) isolate ;;
+    heal) heal ;;
+    backup) backup "${2:-full}" ;;
+    *) die "usage: scripts/ha.sh up|primary|down|url|status|switchover|isolate|heal|backup [full|diff|incr]" ;;
+esac
