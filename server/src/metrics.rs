@@ -156,14 +156,11 @@ impl Metrics {
                 &["queue"],
             )
             .expect("valid metric"),
-            queue_refused: IntCounterVec::new(
-                Opts::new(
-                    "tickets_queue_refused_total",
-                    "Requests refused at once because their queue was full, by queue",
-                ),
-                &["queue"],
-            )
-            .expect("valid metric"),
+            queue_refused: counter_vec(
+                "tickets_queue_refused_total",
+                "Requests refused at once because their queue was full, by queue",
+                "queue",
+            ),
             pool_connections: IntGauge::new("db_pool_connections", "Database connections open")
                 .expect("valid metric"),
             pool_idle_connections: IntGauge::new(
@@ -174,32 +171,36 @@ impl Metrics {
             pool_events: PoolEventCounters::new(),
             registry,
         };
+        metrics.register_all();
+        metrics
+    }
+
+    /// Registers every metric in the server's registry.
+    fn register_all(&self) {
         for collector in [
-            Box::new(metrics.requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(metrics.request_seconds.clone()),
-            Box::new(metrics.tickets_created.clone()),
-            Box::new(metrics.purchases.clone()),
-            Box::new(metrics.tickets_sold.clone()),
-            Box::new(metrics.sold_out_rejections.clone()),
-            Box::new(metrics.limit_rejections.clone()),
-            Box::new(metrics.holds.clone()),
-            Box::new(metrics.cancellations.clone()),
-            Box::new(metrics.rate_limited.clone()),
-            Box::new(metrics.batch_size.clone()),
-            Box::new(metrics.queue_waiting.clone()),
-            Box::new(metrics.queue_refused.clone()),
-            Box::new(metrics.pool_connections.clone()),
-            Box::new(metrics.pool_idle_connections.clone()),
-            Box::new(metrics.pool_events.connections_opened.clone()),
-            Box::new(metrics.pool_events.refused_writes.clone()),
-            Box::new(metrics.pool_events.primary_changes.clone()),
+            Box::new(self.requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(self.request_seconds.clone()),
+            Box::new(self.tickets_created.clone()),
+            Box::new(self.purchases.clone()),
+            Box::new(self.tickets_sold.clone()),
+            Box::new(self.sold_out_rejections.clone()),
+            Box::new(self.limit_rejections.clone()),
+            Box::new(self.holds.clone()),
+            Box::new(self.cancellations.clone()),
+            Box::new(self.rate_limited.clone()),
+            Box::new(self.batch_size.clone()),
+            Box::new(self.queue_waiting.clone()),
+            Box::new(self.queue_refused.clone()),
+            Box::new(self.pool_connections.clone()),
+            Box::new(self.pool_idle_connections.clone()),
+            Box::new(self.pool_events.connections_opened.clone()),
+            Box::new(self.pool_events.refused_writes.clone()),
+            Box::new(self.pool_events.primary_changes.clone()),
         ] {
-            metrics
-                .registry
+            self.registry
                 .register(collector)
                 .expect("each metric registered once");
         }
-        metrics
     }
 
     /// The metrics in Prometheus' text format, with the pool's current state.
