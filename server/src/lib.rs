@@ -6,6 +6,7 @@
 //! which turns it into [`domain`] values and calls [`storage`].
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod healthcheck;
@@ -15,3 +16,4 @@ pub mod problem;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod tokens_cli;
