@@ -2,6 +2,10 @@
 //! fresh database per test. `DATABASE_URL` names a server where the tests
 //! may create databases; `scripts/test.sh` starts one.
 
+mod auth_cost;
+mod auth_oidc;
+mod auth_startup;
+mod auth_tokens;
 mod bad_input;
 mod batches;
 mod cancellations;
@@ -20,6 +24,7 @@ mod idempotency;
 mod limits;
 mod metrics;
 mod model;
+mod oidc_provider;
 mod overload;
 mod process;
 mod purchase_records;
