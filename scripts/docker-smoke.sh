@@ -17,6 +17,9 @@ source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/docker-engine.sh"
 cd "$repo_root"
 
+# The stack buys without credentials until the operations check them
+# (docs/AUTH.md); compose passes this to the servers, it is no default.
+export AUTH_MODE=open
 compose() { docker compose --profile scale "$@"; }
 scratch=$(mktemp -d)
 cleanup() {

@@ -17,7 +17,11 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
     start_local_postgres "$tools_dir/pgdata"
 fi
 
-log "serving on ${LISTEN_ADDR:-0.0.0.0:8080}"
+# A local run asks for no credentials unless told otherwise: set
+# AUTH_MODE=required with OIDC_ISSUER and OIDC_AUDIENCE to try them
+# (docs/AUTH.md). The server warns at start in open mode.
+export AUTH_MODE="${AUTH_MODE:-open}"
+log "serving on ${LISTEN_ADDR:-0.0.0.0:8080} (AUTH_MODE=$AUTH_MODE)"
 target/release/tickets-server &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null || true' INT TERM

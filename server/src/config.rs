@@ -301,6 +301,150 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     }
 }
 
+/// How requests are authenticated: `AUTH_MODE` and the `OIDC_*` settings
+/// (docs/AUTH.md). Read apart from [`Config`] until the operations check
+/// credentials; then it joins it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSettings {
+    /// `AUTH_MODE=open`: no credentials are asked for. For local
+    /// experiments only; the server warns at start.
+    Open,
+    /// Buyers by OpenID Connect tokens, organisers by API tokens.
+    Required(crate::auth::OidcSettings),
+}
+
+impl AuthSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `AUTH_MODE` is `open`, `required`, or unset (required). Required
+    /// takes `OIDC_ISSUER` and `OIDC_AUDIENCE`; with neither and no
+    /// `AUTH_MODE` the server refuses to start, saying what to set.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        use crate::auth::{KeySource, OidcSettings, check_url_is_safe};
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        match set("AUTH_MODE").as_deref().map(str::trim) {
+            Some("open") => return Ok(Self::Open),
+            None | Some("required") => {}
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "AUTH_MODE={other:?} is not valid: it must be required (the default) or open"
+                )));
+            }
+        }
+        let (Some(issuer), Some(audience)) = (set("OIDC_ISSUER"), set("OIDC_AUDIENCE")) else {
+            return Err(ConfigError(
+                "authentication is not configured: set OIDC_ISSUER (the buyers' OpenID \
+                 Connect issuer) and OIDC_AUDIENCE (this service's client id), and \
+                 OIDC_JWKS_FILE if the issuer cannot be reached; organisers' tokens come \
+                 from `tickets-server tokens create`. Or set AUTH_MODE=open to run \
+                 without credentials, for a local experiment only"
+                    .to_owned(),
+            ));
+        };
+        check_url_is_safe(&issuer)
+            .map_err(|e| ConfigError(format!("OIDC_ISSUER is not valid: {e}")))?;
+        let vars = Vars(&lookup);
+        Ok(Self::Required(OidcSettings {
+            issuer,
+            audience,
+            keys: set("OIDC_JWKS_FILE")
+                .map_or(KeySource::Discovery, |path| KeySource::File(path.into())),
+            leeway: Duration::from_secs(vars.int("OIDC_LEEWAY_SECS", 30, 0..=300)?),
+            refresh_min_interval: vars.millis("OIDC_JWKS_REFRESH_MIN_MS", 10_000, 0..=HOUR_MS)?,
+            keys_max_age: Duration::from_secs(vars.int(
+                "OIDC_JWKS_MAX_AGE_SECS",
+                3600,
+                1..=86_400,
+            )?),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod auth_settings_tests {
+    use super::*;
+    use crate::auth::KeySource;
+
+    fn auth(vars: &[(&str, &str)]) -> Result<AuthSettings, ConfigError> {
+        AuthSettings::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn with_no_auth_settings_the_server_is_told_what_to_set() {
+        for vars in [
+            &[][..],
+            &[("AUTH_MODE", "")],
+            &[("OIDC_ISSUER", "https://id.example.com")],
+        ] {
+            let error = auth(vars).expect_err("refused").to_string();
+            for says in [
+                "OIDC_ISSUER",
+                "OIDC_AUDIENCE",
+                "AUTH_MODE=open",
+                "tokens create",
+            ] {
+                assert!(error.contains(says), "{error:?} does not say {says}");
+            }
+        }
+    }
+
+    #[test]
+    fn open_mode_is_asked_for_by_name_only() {
+        assert_eq!(auth(&[("AUTH_MODE", "open")]), Ok(AuthSettings::Open));
+        for other in ["OPEN", "off", "none", "1", "true"] {
+            let error = auth(&[("AUTH_MODE", other)]).expect_err(other).to_string();
+            assert!(error.contains("AUTH_MODE"), "{error}");
+        }
+    }
+
+    #[test]
+    fn oidc_settings_are_read_with_their_defaults() {
+        let Ok(AuthSettings::Required(oidc)) = auth(&[
+            ("OIDC_ISSUER", "https://id.example.com"),
+            ("OIDC_AUDIENCE", "tickets"),
+        ]) else {
+            panic!("required settings expected");
+        };
+        assert_eq!(oidc.keys, KeySource::Discovery);
+        assert_eq!(oidc.leeway, Duration::from_secs(30));
+        assert_eq!(oidc.refresh_min_interval, Duration::from_secs(10));
+        let Ok(AuthSettings::Required(oidc)) = auth(&[
+            ("AUTH_MODE", "required"),
+            ("OIDC_ISSUER", "https://id.example.com"),
+            ("OIDC_AUDIENCE", "tickets"),
+            ("OIDC_JWKS_FILE", "/etc/tickets/jwks.json"),
+        ]) else {
+            panic!("required settings expected");
+        };
+        assert_eq!(oidc.keys, KeySource::File("/etc/tickets/jwks.json".into()));
+    }
+
+    #[test]
+    fn an_issuer_over_plain_http_elsewhere_than_this_machine_is_refused() {
+        let error = auth(&[
+            ("OIDC_ISSUER", "http://id.example.com"),
+            ("OIDC_AUDIENCE", "tickets"),
+        ])
+        .expect_err("refused")
+        .to_string();
+        assert!(error.contains("OIDC_ISSUER"), "{error}");
+        let error = auth(&[
+            ("OIDC_ISSUER", "https://id.example.com"),
+            ("OIDC_AUDIENCE", "tickets"),
+            ("OIDC_LEEWAY_SECS", "3600"),
+        ])
+        .expect_err("refused")
+        .to_string();
+        assert!(error.contains("OIDC_LEEWAY_SECS"), "{error}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@
 
 pub mod answers;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod healthcheck;
@@ -25,3 +26,4 @@ pub mod metrics;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod tokens_cli;

@@ -1,19 +1,25 @@
 //! `tickets-server`: serves the API; `tickets-server healthcheck` probes a
-//! running one. Configuration is from the environment (see `config.rs`).
+//! running one; `tickets-server tokens ...` manages organisers' API tokens.
+//! Configuration is from the environment (see `config.rs`).
 
 use std::process::ExitCode;
 
-use tickets_server::config::{Config, DEFAULT_LISTEN_ADDR};
+use tickets_server::config::{AuthSettings, Config, DEFAULT_LISTEN_ADDR};
 use tickets_server::startup::Application;
-use tickets_server::{healthcheck, telemetry};
+use tickets_server::{auth, healthcheck, telemetry, tokens_cli};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
         None => serve().await,
         Some("healthcheck") => probe().await,
+        Some("tokens") => tokens_cli::run(&args[1..]).await,
         Some(other) => {
-            eprintln!("unknown argument {other:?}; usage: tickets-server [healthcheck]");
+            eprintln!(
+                "unknown argument {other:?}; usage: tickets-server [healthcheck | tokens ...]\n{}",
+                tokens_cli::USAGE
+            );
             ExitCode::from(2)
         }
     }
@@ -23,13 +29,20 @@ async fn serve() -> ExitCode {
     let _log = telemetry::init();
     // A setting that cannot be used stops the server before it starts, with
     // exit code 2, as for a bad argument.
-    let config = match Config::from_env() {
-        Ok(config) => config,
+    let (config, auth_settings) = match Config::from_env().and_then(|config| {
+        let auth_settings = AuthSettings::from_env()?;
+        Ok((config, auth_settings))
+    }) {
+        Ok(settings) => settings,
         Err(error) => {
             tracing::error!(error = %error, "invalid configuration");
             return ExitCode::from(2);
         }
     };
+    if let Err(error) = auth::check_at_start(&auth_settings) {
+        tracing::error!(error = %error, "invalid configuration");
+        return ExitCode::from(2);
+    }
     let run = async {
         tracing::info!(?config, "starting");
         Application::build(&config)

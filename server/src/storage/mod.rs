@@ -10,7 +10,7 @@ mod migrations;
 pub mod orders;
 mod pool;
 pub mod purchases;
-mod schema;
+pub(crate) mod schema;
 mod statement;
 pub mod tickets;
 

@@ -63,12 +63,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    organisers (id) {
+        id -> Int8,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organiser_tokens (id) {
+        id -> Int8,
+        organiser_id -> Int8,
+        secret_hash -> Bytea,
+        can_create_tickets -> Bool,
+        can_read_orders -> Bool,
+        can_change_orders -> Bool,
+        can_sell_for_buyer -> Bool,
+        ticket_ids -> Nullable<Array<Int8>>,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(purchases -> tickets (ticket_id));
+diesel::joinable!(organiser_tokens -> organisers (organiser_id));
 diesel::joinable!(holds -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
     tickets,
     purchases,
     holds,
     ticket_buyers,
-    idempotency_keys
+    idempotency_keys,
+    organisers,
+    organiser_tokens
 );

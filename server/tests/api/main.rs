@@ -3,6 +3,10 @@
 //! may create databases; `scripts/test.sh` starts one.
 
 mod access_log;
+mod auth_cost;
+mod auth_oidc;
+mod auth_startup;
+mod auth_tokens;
 mod bad_input;
 mod batches;
 mod cancellations;
@@ -24,6 +28,7 @@ mod idempotency;
 mod limits;
 mod metrics;
 mod model;
+mod oidc_provider;
 mod overload;
 mod process;
 mod purchase_records;

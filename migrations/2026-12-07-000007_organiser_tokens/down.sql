@@ -1,0 +1,2 @@
+DROP TABLE organiser_tokens;
+DROP TABLE organisers;

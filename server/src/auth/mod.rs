@@ -1,0 +1,154 @@
+//! Who is calling: organisers by API tokens kept (hashed) in the database,
+//! buyers by OpenID Connect tokens from their issuer (docs/AUTH.md).
+//!
+//! This module decides who a bearer token speaks for; which operation each
+//! may call, and on which objects, is decided where the operations are.
+
+mod buyer;
+mod oidc;
+mod organiser_token;
+mod permissions;
+mod token_store;
+
+pub use buyer::{Buyer, SUBJECT_NAMESPACE, user_id_for};
+pub use oidc::{JwtRefusal, KeySource, OidcSettings, OidcVerifier, check_url_is_safe};
+pub use organiser_token::{OrganiserToken, TOKEN_PREFIX, TokenHash};
+pub use permissions::{Permission, Permissions, TicketScope};
+pub use token_store::{
+    CreateError, OrganiserPrincipal, Revocation, TokenRecord, TokenRefusal, TokenStore, create,
+    list, revoke,
+};
+
+use crate::config::AuthSettings;
+
+/// Who a request's credentials speak for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Organiser(OrganiserPrincipal),
+    Buyer(Buyer),
+}
+
+/// Why a request's credentials were not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthRefusal {
+    /// No `Authorization: Bearer` header: 401.
+    #[error("no bearer token was given")]
+    Missing,
+    /// An organiser token that is unknown or revoked: 401.
+    #[error(transparent)]
+    Organiser(TokenRefusal),
+    /// A buyer token that does not verify: 401, or 503 for
+    /// [`JwtRefusal::KeysUnavailable`].
+    #[error(transparent)]
+    Buyer(JwtRefusal),
+}
+
+impl AuthRefusal {
+    /// Whether the credentials could not be checked at all (503), rather
+    /// than were checked and refused (401).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Organiser(TokenRefusal::Unavailable(_))
+                | Self::Buyer(JwtRefusal::KeysUnavailable)
+        )
+    }
+}
+
+/// Checks bearer tokens: one per process, shared by every request.
+#[derive(Debug)]
+pub struct Authenticator {
+    tokens: TokenStore,
+    buyers: OidcVerifier,
+}
+
+impl Authenticator {
+    pub fn new(tokens: TokenStore, buyers: OidcVerifier) -> Self {
+        Self { tokens, buyers }
+    }
+
+    /// Who the `Authorization` header's value speaks for. A token with the
+    /// organiser prefix is only ever checked as one; anything else only as
+    /// a buyer's JWT.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Principal, AuthRefusal> {
+        let token = authorization
+            .and_then(bearer_token)
+            .ok_or(AuthRefusal::Missing)?;
+        if token.starts_with(TOKEN_PREFIX) {
+            self.tokens
+                .authenticate(token)
+                .await
+                .map(Principal::Organiser)
+                .map_err(AuthRefusal::Organiser)
+        } else {
+            self.buyers
+                .verify(token)
+                .await
+                .map(Principal::Buyer)
+                .map_err(AuthRefusal::Buyer)
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` value (RFC 6750: the
+/// scheme in any case, one space). Tokens in the query string or a body
+/// are never read.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
+}
+
+/// The start-up check: warns loudly in open mode; otherwise reads the keys
+/// file if one is set, so an unusable one stops the server, and fetches the
+/// issuer's keys once (a failure there is only logged: they are fetched
+/// again on use).
+pub fn check_at_start(settings: &AuthSettings) -> Result<(), String> {
+    match settings {
+        AuthSettings::Open => {
+            tracing::warn!(
+                "AUTH_MODE=open: every request is served without credentials; \
+                 anyone can create tickets and act on any purchase or hold. \
+                 For local experiments only (docs/AUTH.md)"
+            );
+            Ok(())
+        }
+        AuthSettings::Required(oidc) => {
+            OidcVerifier::new(oidc.clone())?;
+            // The settings and the keys are checked above; until every
+            // operation requires a credential (docs/AUTH.md, what remains),
+            // a server that seemed to require them would mislead.
+            Err(
+                "the OIDC settings are valid, but no operation checks credentials yet \
+                 (docs/AUTH.md): set AUTH_MODE=open, knowing that anyone can then act \
+                 on any ticket, purchase or hold"
+                    .to_owned(),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bearer_authorization_gives_a_token() {
+        assert_eq!(bearer_token("Bearer abc.def.ghi"), Some("abc.def.ghi"));
+        assert_eq!(bearer_token("bearer tks_x"), Some("tks_x"));
+        for bad in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Basic dXNlcjpwdw==",
+            "Token abc",
+            "Bearer a b",
+        ] {
+            assert_eq!(bearer_token(bad), None, "{bad:?}");
+        }
+    }
+}
