@@ -103,7 +103,7 @@ dockerfile_stage_base() {
 }
 
 compose_image() {
-    sed -nE "s/^\s+image: ($1:\S+)\$/\1/p" "$repo_root/docker-compose.yml"
+    sed -nE "s/^\s+image: ($1:\S+)\$/\1/p" "$repo_root/docker-compose.yml" | sort -u
 }
 
 ensure_base_images() {
