@@ -30,6 +30,8 @@ fn server_command(db: &TestDatabase, env: &[(&str, &str)]) -> Command {
         .env("RUST_LOG", "info")
         // Until the operations check credentials (docs/AUTH.md).
         .env("AUTH_MODE", "open")
+        // Every test client is 127.0.0.1: rate_limits.rs tests the limits.
+        .env("RATE_LIMITS", "off")
         .env_remove("LOG_FORMAT")
         .envs(env.iter().copied())
         .stderr(Stdio::piped())
