@@ -17,9 +17,9 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
     start_local_postgres "$tools_dir/pgdata"
 fi
 
-# A local run asks for no credentials unless told otherwise: set
-# AUTH_MODE=required with OIDC_ISSUER and OIDC_AUDIENCE to try them
-# (docs/AUTH.md). The server warns at start in open mode.
+# A local run asks for no credentials: until the operations check them,
+# AUTH_MODE=open is the one mode the server starts in (docs/AUTH.md). It
+# warns at start.
 export AUTH_MODE="${AUTH_MODE:-open}"
 log "serving on ${LISTEN_ADDR:-0.0.0.0:8080} (AUTH_MODE=$AUTH_MODE)"
 target/release/tickets-server &
