@@ -684,6 +684,20 @@ pub struct Hold {
     #[serde(skip_serializing_if="Option::is_none")]
     pub purchase_id: Option<uuid::Uuid>,
 
+    /// Who held the tickets (audit). Shown only to organiser tokens with `read_orders`: `buyer:<subject>`, `organiser-token:<id>`, `open` (a server run with `AUTH_MODE=open`) or `server`; absent for rows older than the audit.
+    #[serde(rename = "made_by")]
+    #[serde(default, deserialize_with = "deserialize_present")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub made_by: Option<String>,
+
+    /// Who confirmed or released it, or `server` for an expired hold (audit). Shown only to organiser tokens with `read_orders`: `buyer:<subject>`, `organiser-token:<id>`, `open` (a server run with `AUTH_MODE=open`) or `server`; absent for rows older than the audit.
+    #[serde(rename = "ended_by")]
+    #[serde(default, deserialize_with = "deserialize_present")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub ended_by: Option<String>,
+
 }
 
 #[cfg(feature = "validate")]
@@ -719,6 +733,8 @@ impl Hold {
             created_at,
             expires_at,
             purchase_id: None,
+            made_by: None,
+            ended_by: None,
         }
     }
 }
@@ -739,6 +755,18 @@ impl std::fmt::Display for Hold {
             // Skipping non-primitive type created_at in query parameter serialization
             // Skipping non-primitive type expires_at in query parameter serialization
             // Skipping non-primitive type purchase_id in query parameter serialization
+            self.made_by.as_ref().map(|made_by| {
+                [
+                    "made_by".to_string(),
+                    made_by.to_string(),
+                ].join(",")
+            }),
+            self.ended_by.as_ref().map(|ended_by| {
+                [
+                    "ended_by".to_string(),
+                    ended_by.to_string(),
+                ].join(",")
+            }),
         ];
 
         write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
@@ -764,6 +792,8 @@ impl std::str::FromStr for Hold {
             pub created_at: Vec<chrono::DateTime::<chrono::Utc>>,
             pub expires_at: Vec<chrono::DateTime::<chrono::Utc>>,
             pub purchase_id: Vec<uuid::Uuid>,
+            pub made_by: Vec<String>,
+            pub ended_by: Vec<String>,
         }
 
         let mut intermediate_rep = IntermediateRep::default();
@@ -797,6 +827,10 @@ impl std::str::FromStr for Hold {
                     "expires_at" => intermediate_rep.expires_at.push(<chrono::DateTime::<chrono::Utc> as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
                     "purchase_id" => intermediate_rep.purchase_id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "made_by" => intermediate_rep.made_by.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "ended_by" => intermediate_rep.ended_by.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     _ => return std::result::Result::Err("Unexpected key while parsing Hold".to_string())
                 }
             }
@@ -815,6 +849,8 @@ impl std::str::FromStr for Hold {
             created_at: intermediate_rep.created_at.into_iter().next().ok_or_else(|| "created_at missing in Hold".to_string())?,
             expires_at: intermediate_rep.expires_at.into_iter().next().ok_or_else(|| "expires_at missing in Hold".to_string())?,
             purchase_id: intermediate_rep.purchase_id.into_iter().next(),
+            made_by: intermediate_rep.made_by.into_iter().next(),
+            ended_by: intermediate_rep.ended_by.into_iter().next(),
         })
     }
 }
@@ -1705,6 +1741,20 @@ pub struct Purchase {
     #[serde(skip_serializing_if="Option::is_none")]
     pub cancelled_at: Option<chrono::DateTime::<chrono::Utc>>,
 
+    /// Who bought the tickets, or confirmed the hold it came from (audit). Shown only to organiser tokens with `read_orders`: `buyer:<subject>`, `organiser-token:<id>`, `open` (a server run with `AUTH_MODE=open`) or `server`; absent for rows older than the audit.
+    #[serde(rename = "made_by")]
+    #[serde(default, deserialize_with = "deserialize_present")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub made_by: Option<String>,
+
+    /// Who cancelled it, once cancelled (audit). Shown only to organiser tokens with `read_orders`: `buyer:<subject>`, `organiser-token:<id>`, `open` (a server run with `AUTH_MODE=open`) or `server`; absent for rows older than the audit.
+    #[serde(rename = "cancelled_by")]
+    #[serde(default, deserialize_with = "deserialize_present")]
+
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub cancelled_by: Option<String>,
+
 }
 
 #[cfg(feature = "validate")]
@@ -1740,6 +1790,8 @@ impl Purchase {
             purchased_at,
             hold_id: None,
             cancelled_at: None,
+            made_by: None,
+            cancelled_by: None,
         }
     }
 }
@@ -1761,6 +1813,18 @@ impl std::fmt::Display for Purchase {
             // Skipping non-primitive type purchased_at in query parameter serialization
             // Skipping non-primitive type hold_id in query parameter serialization
             // Skipping non-primitive type cancelled_at in query parameter serialization
+            self.made_by.as_ref().map(|made_by| {
+                [
+                    "made_by".to_string(),
+                    made_by.to_string(),
+                ].join(",")
+            }),
+            self.cancelled_by.as_ref().map(|cancelled_by| {
+                [
+                    "cancelled_by".to_string(),
+                    cancelled_by.to_string(),
+                ].join(",")
+            }),
         ];
 
         write!(f, "{}", params.into_iter().flatten().collect::<Vec<_>>().join(","))
@@ -1786,6 +1850,8 @@ impl std::str::FromStr for Purchase {
             pub purchased_at: Vec<chrono::DateTime::<chrono::Utc>>,
             pub hold_id: Vec<uuid::Uuid>,
             pub cancelled_at: Vec<chrono::DateTime::<chrono::Utc>>,
+            pub made_by: Vec<String>,
+            pub cancelled_by: Vec<String>,
         }
 
         let mut intermediate_rep = IntermediateRep::default();
@@ -1819,6 +1885,10 @@ impl std::str::FromStr for Purchase {
                     "hold_id" => intermediate_rep.hold_id.push(<uuid::Uuid as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     #[allow(clippy::redundant_clone)]
                     "cancelled_at" => intermediate_rep.cancelled_at.push(<chrono::DateTime::<chrono::Utc> as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "made_by" => intermediate_rep.made_by.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
+                    #[allow(clippy::redundant_clone)]
+                    "cancelled_by" => intermediate_rep.cancelled_by.push(<String as std::str::FromStr>::from_str(val).map_err(|x| x.to_string())?),
                     _ => return std::result::Result::Err("Unexpected key while parsing Purchase".to_string())
                 }
             }
@@ -1837,6 +1907,8 @@ impl std::str::FromStr for Purchase {
             purchased_at: intermediate_rep.purchased_at.into_iter().next().ok_or_else(|| "purchased_at missing in Purchase".to_string())?,
             hold_id: intermediate_rep.hold_id.into_iter().next(),
             cancelled_at: intermediate_rep.cancelled_at.into_iter().next(),
+            made_by: intermediate_rep.made_by.into_iter().next(),
+            cancelled_by: intermediate_rep.cancelled_by.into_iter().next(),
         })
     }
 }

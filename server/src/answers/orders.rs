@@ -45,6 +45,8 @@ pub fn purchase_model(purchase: PurchaseRecord) -> models::Purchase {
         purchased_at: purchase.purchased_at,
         hold_id: purchase.hold_id,
         cancelled_at: purchase.cancelled_at,
+        made_by: None,
+        cancelled_by: None,
     }
 }
 
@@ -60,6 +62,8 @@ pub fn hold_model(hold: HoldRecord, status: models::HoldStatus) -> models::Hold 
         created_at: hold.created_at,
         expires_at: hold.expires_at,
         purchase_id: hold.purchase_id,
+        made_by: None,
+        ended_by: None,
     }
 }
 

@@ -123,6 +123,12 @@ pub(super) fn metrics_reader(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
+/// Whether the caller reads who made each change: organisers do (their
+/// reads have passed `read_orders` already); buyers see only their own.
+pub(super) fn reads_audit(caller: &Caller) -> bool {
+    matches!(caller, Caller::Organiser(_))
+}
+
 fn allowed(organiser: &OrganiserPrincipal, permission: Permission) -> Result<(), ApiError> {
     if organiser.permissions.allows(permission) {
         Ok(())

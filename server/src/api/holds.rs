@@ -2,7 +2,7 @@
 
 use tickets_api::models;
 
-use super::{TicketsApi, body, idempotency_key, ticket_id};
+use super::{TicketsApi, access, body, idempotency_key, ticket_id};
 use crate::answers::{ApiError, hold_model};
 use crate::auth::{Caller, Permission};
 use crate::domain::orders::{Action, Actor, HoldStatus};
@@ -123,6 +123,12 @@ impl TicketsApi {
                 });
             }
         };
-        Ok(hold_model(hold, status))
+        let mut model = hold_model(hold, status);
+        if access::reads_audit(caller) {
+            let audit = storage::audit::of_hold(&self.pool, model.id).await?;
+            model.made_by = audit.made_by;
+            model.ended_by = audit.ended_by;
+        }
+        Ok(model)
     }
 }

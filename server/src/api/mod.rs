@@ -24,7 +24,7 @@ use tickets_api::{
 
 use crate::answers::{ApiError, problem};
 use crate::auth::Caller;
-use crate::domain::orders::{Action, Actor, Order};
+use crate::domain::orders::{Action, Actor, Order, SERVER};
 use crate::domain::{HoldLifetimes, InvalidField, TicketId, field};
 use crate::idempotency::IdempotencyKey;
 use crate::metrics::Metrics;
@@ -132,6 +132,7 @@ impl TicketsApi {
                 action: Action::Reclaim,
                 key: None,
                 by: Actor::AnyBuyer,
+                made_by: SERVER.into(),
             };
             self.orders.submit(order).await?;
         }

@@ -24,11 +24,13 @@ impl TicketsApi {
         key: Option<IdempotencyKey>,
         (method, path, body): (&str, &str, &impl Serialize),
     ) -> R {
+        let made_by = caller.audit_name();
         let order = Order {
             ticket,
             action,
-            key: key.map(|key| idempotency::keyed(&key, &caller.audit_name(), method, path, body)),
+            key: key.map(|key| idempotency::keyed(&key, &made_by, method, path, body)),
             by,
+            made_by: made_by.into(),
         };
         match self.orders.submit(order).await {
             Ok(Decided::Fresh(outcome)) => {

@@ -2,7 +2,7 @@
 
 use tickets_api::{CancelPurchaseResponse, PurchaseTicketsResponse, models};
 
-use super::{TicketsApi, body, idempotency_key, invalid_parameter, parameter, ticket_id};
+use super::{TicketsApi, access, body, idempotency_key, invalid_parameter, parameter, ticket_id};
 use crate::answers::{ApiError, purchase_model};
 use crate::auth::{Caller, Permission};
 use crate::domain::orders::{Action, Actor};
@@ -108,10 +108,10 @@ impl TicketsApi {
             .last()
             .filter(|_| page.more)
             .map(|last| PurchaseCursor::after(last.seq).to_string());
-        Ok(models::PurchasePage {
-            items: page.purchases.into_iter().map(purchase_model).collect(),
-            next_cursor,
-        })
+        let mut items: Vec<models::Purchase> =
+            page.purchases.into_iter().map(purchase_model).collect();
+        self.with_audit(caller, &mut items).await?;
+        Ok(models::PurchasePage { items, next_cursor })
     }
 
     pub(super) async fn get_purchase_record(
@@ -122,13 +122,36 @@ impl TicketsApi {
     ) -> Result<models::Purchase, ApiError> {
         let id = ticket_id(id)?;
         let by = self.orders_of(caller, id, Permission::ReadOrders).await?;
-        storage::purchases::find_purchase(&self.pool, id, purchase_id)
+        let mut purchase = storage::purchases::find_purchase(&self.pool, id, purchase_id)
             .await?
             .filter(|purchase| by.acts_for(purchase.user_id))
             .map(purchase_model)
             .ok_or(ApiError::PurchaseNotFound {
                 ticket: id,
                 purchase_id,
-            })
+            })?;
+        self.with_audit(caller, std::slice::from_mut(&mut purchase))
+            .await?;
+        Ok(purchase)
+    }
+
+    /// Adds who made and cancelled each purchase, for an organiser (who
+    /// alone reads the audit).
+    async fn with_audit(
+        &self,
+        caller: &Caller,
+        purchases: &mut [models::Purchase],
+    ) -> Result<(), ApiError> {
+        if !access::reads_audit(caller) || purchases.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<uuid::Uuid> = purchases.iter().map(|p| p.id).collect();
+        let mut audits = storage::audit::of_purchases(&self.pool, &ids).await?;
+        for purchase in purchases {
+            let audit = audits.remove(&purchase.id).unwrap_or_default();
+            purchase.made_by = audit.made_by;
+            purchase.cancelled_by = audit.ended_by;
+        }
+        Ok(())
     }
 }

@@ -8,7 +8,8 @@ use crate::auth::Caller;
 use crate::domain::NewTicket;
 use crate::idempotency;
 use crate::storage::keys::Idempotent;
-use crate::storage::{self, tickets::Ticket};
+use crate::storage::tickets::{Creator, Ticket};
+use crate::storage::{self};
 
 /// The response of either creation route, which differ only in name.
 pub trait CreationResponse: Replayable + Send + 'static {
@@ -35,8 +36,11 @@ impl TicketsApi {
         request: models::TicketCreate,
         key: Option<String>,
     ) -> R {
-        let organiser = match access::ticket_creator(caller) {
-            Ok(organiser) => organiser,
+        let creator = match access::ticket_creator(caller) {
+            Ok(organiser) => Creator {
+                organiser,
+                audit_name: caller.audit_name(),
+            },
             Err(error) => return error.into(),
         };
         let (ticket, key) = match (body::<NewTicket, _>(request.clone()), idempotency_key(key)) {
@@ -44,7 +48,7 @@ impl TicketsApi {
             (Err(error), _) | (_, Err(error)) => return error.into(),
         };
         let (response, fresh) = match key {
-            None => match storage::tickets::create_ticket(&self.pool, &ticket, organiser).await {
+            None => match storage::tickets::create_ticket(&self.pool, &ticket, &creator).await {
                 Ok(created) => (created_response(created), true),
                 Err(error) => (ApiError::from(error).into(), false),
             },
@@ -59,7 +63,7 @@ impl TicketsApi {
                     self.idempotency_key_ttl,
                     move |conn| {
                         Box::pin(async move {
-                            storage::tickets::create_ticket_on(conn, &ticket, organiser)
+                            storage::tickets::create_ticket_on(conn, &ticket, &creator)
                                 .await
                                 .map(|created| created_response::<R>(created).to_stored())
                         })

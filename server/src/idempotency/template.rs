@@ -81,6 +81,7 @@ mod tests {
                 fingerprint: "f".to_owned(),
             }),
             by: Actor::AnyBuyer,
+            made_by: "test".into(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! records, the statements, the order batches and the coalescer. What the
 //! rules are is `domain`'s; nothing above this module sees diesel or SQL.
 
+pub mod audit;
 mod coalescer;
 pub mod holds;
 pub mod keys;

@@ -13,6 +13,7 @@ diesel::table! {
         max_per_purchase -> Nullable<Int4>,
         max_per_user -> Nullable<Int4>,
         organiser_id -> Nullable<Int8>,
+        created_by -> Nullable<Text>,
     }
 }
 
@@ -26,6 +27,8 @@ diesel::table! {
         seq -> Int8,
         hold_id -> Nullable<Uuid>,
         cancelled_at -> Nullable<Timestamptz>,
+        made_by -> Nullable<Text>,
+        cancelled_by -> Nullable<Text>,
     }
 }
 
@@ -40,6 +43,8 @@ diesel::table! {
         status -> Text,
         ended_at -> Nullable<Timestamptz>,
         purchase_id -> Nullable<Uuid>,
+        made_by -> Nullable<Text>,
+        ended_by -> Nullable<Text>,
     }
 }
 

@@ -80,21 +80,30 @@ fn ticket_from_row(row: TicketRow) -> Ticket {
 pub async fn create_ticket(
     pool: &Pool,
     ticket: &NewTicket,
-    organiser: Option<i64>,
+    creator: &Creator,
 ) -> Result<Ticket, StorageError> {
     let mut conn = pool.get().await?;
-    Ok(create_ticket_on(&mut conn, ticket, organiser).await?)
+    Ok(create_ticket_on(&mut conn, ticket, creator).await?)
+}
+
+/// Who creates a ticket: the organiser it belongs to (`None` with
+/// `AUTH_MODE=open`), and the caller as the audit column names it.
+#[derive(Debug, Clone)]
+pub struct Creator {
+    pub organiser: Option<i64>,
+    pub audit_name: String,
 }
 
 /// [`create_ticket`] on a connection the caller holds.
 pub async fn create_ticket_on(
     conn: &mut AsyncPgConnection,
     ticket: &NewTicket,
-    organiser: Option<i64>,
+    creator: &Creator,
 ) -> QueryResult<Ticket> {
     diesel::insert_into(tickets::table)
         .values((
-            tickets::organiser_id.eq(organiser),
+            tickets::organiser_id.eq(creator.organiser),
+            tickets::created_by.eq(creator.audit_name.as_str()),
             tickets::name.eq(ticket.name.as_str()),
             tickets::description.eq(ticket.description.as_str()),
             tickets::allocation.eq(ticket.allocation.get()),

@@ -82,6 +82,7 @@ fn order(ticket: i64, quantity: u32, buyer: &str) -> Order {
         action: Action::Purchase(request(quantity, buyer)),
         key: None,
         by: Actor::AnyBuyer,
+        made_by: "test".into(),
     }
 }
 

@@ -745,3 +745,84 @@ async fn the_spec_says_which_operations_need_credentials_and_the_server_agrees()
     }
     assert_eq!(checked, 18, "every operation");
 }
+
+/// Every change records who made it, and the organiser reads it; a buyer
+/// does not see the audit.
+#[tokio::test]
+async fn every_change_records_who_made_it_for_the_organiser_to_read() {
+    let Scene {
+        s,
+        acme,
+        ticket,
+        purchase,
+        hold,
+    } = scene().await;
+    let alice = s.buyer("alice");
+    let acme_id = auth::list(&s.pool).await.expect("listed")[0].id;
+    let acme_name = format!("organiser-token:{acme_id}");
+    let purchase_path = format!("/tickets/{ticket}/purchases/{purchase}");
+    let hold_path = format!("/tickets/{ticket}/holds/{hold}");
+    let confirmed = json(
+        s.call(
+            Method::POST,
+            &format!("{hold_path}/confirm"),
+            Some(&alice),
+            None,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let response = s
+        .call(
+            Method::POST,
+            &format!("{purchase_path}/cancel"),
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let read = |path: String, token: String| {
+        let s = &s;
+        async move {
+            json(
+                s.call(Method::GET, &path, Some(&token), None).await,
+                StatusCode::OK,
+            )
+            .await
+        }
+    };
+    let cancelled = read(purchase_path.clone(), acme.clone()).await;
+    assert_eq!(cancelled["made_by"], "buyer:alice");
+    assert_eq!(cancelled["cancelled_by"], json!(acme_name));
+    let from_hold = read(
+        format!(
+            "/tickets/{ticket}/purchases/{}",
+            confirmed["id"].as_str().expect("an id")
+        ),
+        acme.clone(),
+    )
+    .await;
+    assert_eq!(from_hold["made_by"], "buyer:alice");
+    let held = read(hold_path.clone(), acme.clone()).await;
+    assert_eq!(
+        (held["made_by"].clone(), held["ended_by"].clone()),
+        (json!("buyer:alice"), json!("buyer:alice"))
+    );
+    let page = read(format!("/tickets/{ticket}/purchases"), acme.clone()).await;
+    assert_eq!(page["items"][0]["cancelled_by"], json!(acme_name));
+
+    let own = read(purchase_path, alice.clone()).await;
+    assert!(
+        own.get("made_by").is_none() && own.get("cancelled_by").is_none(),
+        "{own}"
+    );
+    assert_eq!(
+        s.db.text(&format!(
+            "SELECT created_by FROM tickets WHERE id = {ticket}"
+        ))
+        .await,
+        Some(acme_name)
+    );
+}

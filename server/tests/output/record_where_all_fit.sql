@@ -3,13 +3,27 @@ wanted AS (
   SELECT
     *
   FROM
-    unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS w (
+    unnest(
+      $1,
+      $2,
+      $3,
+      $4,
+      $5,
+      $6,
+      $7,
+      $8,
+      $9,
+      $10,
+      $11,
+      $12
+    ) AS w (
       ticket_id,
       id,
       user_id,
       quantity,
       lifetime,
       place,
+      made_by,
       key,
       fingerprint,
       status,
@@ -130,7 +144,8 @@ made AS (
       user_id,
       quantity,
       seq,
-      purchased_at
+      purchased_at,
+      made_by
     )
   SELECT
     w.id,
@@ -138,7 +153,8 @@ made AS (
     w.user_id,
     w.quantity,
     sold.last_purchase_seq - sold.made + w.place,
-    sold.at
+    sold.at,
+    w.made_by
   FROM
     wanted w
     JOIN sold ON sold.id = w.ticket_id
@@ -153,7 +169,8 @@ kept AS (
       user_id,
       quantity,
       created_at,
-      expires_at
+      expires_at,
+      made_by
     )
   SELECT
     w.id,
@@ -161,7 +178,8 @@ kept AS (
     w.user_id,
     w.quantity,
     sold.at,
-    sold.at + make_interval(secs => w.lifetime)
+    sold.at + make_interval(secs => w.lifetime),
+    w.made_by
   FROM
     wanted w
     JOIN sold ON sold.id = w.ticket_id
@@ -180,13 +198,13 @@ answered AS (
       replace (
         replace (
           w.body,
-          $12,
+          $13,
           (sold.last_purchase_seq - sold.made + w.place)::text
         ),
-        $13,
+        $14,
         rfc3339_utc(sold.at)
       ),
-      $14,
+      $15,
       COALESCE(
         rfc3339_utc(sold.at + make_interval(secs => w.lifetime)),
         ''

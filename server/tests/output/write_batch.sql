@@ -42,6 +42,7 @@ made AS (
       quantity,
       seq,
       hold_id,
+      made_by,
       purchased_at
     )
   SELECT
@@ -49,17 +50,19 @@ made AS (
     clock.at
   FROM
     clock,
-    unnest($15, $16, $17, $18, $19, $20) AS p
+    unnest($15, $16, $17, $18, $19, $20, $21) AS p
 ),
 cancelled AS (
   UPDATE
-    purchases
+    purchases p
   SET
-    cancelled_at = clock.at
+    cancelled_at = clock.at,
+    cancelled_by = d.who
   FROM
-    clock
+    clock,
+    unnest($22, $23) AS d (id, who)
   WHERE
-    id = ANY($21)
+    p.id = d.id
 ),
 kept AS (
   INSERT INTO
@@ -72,7 +75,9 @@ kept AS (
       expires_at,
       status,
       ended_at,
-      purchase_id
+      purchase_id,
+      made_by,
+      ended_by
     )
   SELECT
     id,
@@ -86,17 +91,21 @@ kept AS (
       WHEN status = 'held' THEN NULL
       ELSE clock.at
     END,
-    purchase
+    purchase,
+    made_by,
+    ended_by
   FROM
     clock,
-    unnest($22, $23, $24, $25, $26, $27, $28) AS h (
+    unnest($24, $25, $26, $27, $28, $29, $30, $31, $32) AS h (
       id,
       ticket_id,
       user_id,
       quantity,
       expires_at,
       status,
-      purchase
+      purchase,
+      made_by,
+      ended_by
     )
 ),
 ended AS (
@@ -105,10 +114,11 @@ ended AS (
   SET
     status = d.status,
     ended_at = clock.at,
-    purchase_id = d.purchase
+    purchase_id = d.purchase,
+    ended_by = d.who
   FROM
     clock,
-    unnest($29, $30, $31) AS d (id, status, purchase)
+    unnest($33, $34, $35, $36) AS d (id, status, purchase, who)
   WHERE
     h.id = d.id
 )
@@ -117,7 +127,7 @@ INSERT INTO
 SELECT
   *
 FROM
-  unnest($32, $33, $34, $35, $36)
+  unnest($37, $38, $39, $40, $41)
 ON CONFLICT
   (key)
 DO UPDATE SET

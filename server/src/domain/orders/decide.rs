@@ -7,6 +7,7 @@
 //! left.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -87,7 +88,15 @@ pub struct Writes {
     /// The fresh outcomes of keyed orders, whose answers are stored under
     /// their keys.
     pub answers: Vec<(OrderKey, Order, Outcome)>,
+    /// Who made each new purchase and hold, by its id (audit).
+    pub made_by: HashMap<Uuid, Arc<str>>,
+    /// Who cancelled each purchase or ended each hold, by its id (audit).
+    pub ended_by: HashMap<Uuid, Arc<str>>,
 }
+
+/// How audit columns name the server itself, for the holds it ends when
+/// they expire.
+pub const SERVER: &str = "server";
 
 impl Writes {
     pub fn is_empty(&self) -> bool {
@@ -174,8 +183,9 @@ impl Books {
             })
             .copied()
             .collect();
+        let server: Arc<str> = Arc::from(SERVER);
         for hold in expired {
-            self.end_hold(hold, HoldStatus::Expired, None);
+            self.end_hold(hold, HoldStatus::Expired, None, &server);
             self.change(
                 hold.ticket_id,
                 hold.user_id,
@@ -195,7 +205,9 @@ impl Books {
                     return refused;
                 }
                 self.change(ticket, wanted.user_id, -quantity, 0, quantity);
-                Outcome::Purchased(self.record_purchase(id, ticket, wanted.user_id, quantity, None))
+                let purchase = self.record_purchase(id, ticket, wanted.user_id, quantity, None);
+                self.writes.made_by.insert(id, Arc::clone(&order.made_by));
+                Outcome::Purchased(purchase)
             }
             Action::Hold { wanted, lifetime } => {
                 let quantity = wanted.quantity.get();
@@ -216,6 +228,7 @@ impl Books {
                 };
                 self.holds.insert(id, hold);
                 self.writes.new_holds.push(hold);
+                self.writes.made_by.insert(id, Arc::clone(&order.made_by));
                 Outcome::Held(hold)
             }
             Action::Confirm { hold } => match self.hold_of(ticket, hold, order.by) {
@@ -230,7 +243,13 @@ impl Books {
                             hold.quantity,
                             Some(hold.id),
                         );
-                        self.end_hold(hold, HoldStatus::Confirmed, Some(purchase.id));
+                        self.writes.made_by.insert(id, Arc::clone(&order.made_by));
+                        self.end_hold(
+                            hold,
+                            HoldStatus::Confirmed,
+                            Some(purchase.id),
+                            &order.made_by,
+                        );
                         Outcome::Purchased(purchase)
                     }
                     status => hold_unavailable(status, &hold),
@@ -241,7 +260,7 @@ impl Books {
                 Some(hold) => match hold.status {
                     HoldStatus::Held => {
                         self.change(ticket, hold.user_id, hold.quantity, -hold.quantity, 0);
-                        self.end_hold(hold, HoldStatus::Released, None);
+                        self.end_hold(hold, HoldStatus::Released, None, &order.made_by);
                         Outcome::Released
                     }
                     // Its tickets are free already: releasing it again is no error.
@@ -266,6 +285,9 @@ impl Books {
                 self.change(ticket, record.user_id, record.quantity, 0, -record.quantity);
                 self.purchases.insert(purchase, cancelled);
                 self.writes.cancelled.push(purchase);
+                self.writes
+                    .ended_by
+                    .insert(purchase, Arc::clone(&order.made_by));
                 Outcome::Cancelled(cancelled)
             }
             Action::Reclaim => Outcome::Reclaimed,
@@ -379,7 +401,14 @@ impl Books {
         record
     }
 
-    fn end_hold(&mut self, hold: HoldRecord, status: HoldStatus, purchase_id: Option<Uuid>) {
+    fn end_hold(
+        &mut self,
+        hold: HoldRecord,
+        status: HoldStatus,
+        purchase_id: Option<Uuid>,
+        by: &Arc<str>,
+    ) {
+        self.writes.ended_by.insert(hold.id, Arc::clone(by));
         let ended = HoldRecord {
             status,
             purchase_id,
@@ -435,6 +464,7 @@ mod tests {
             action,
             key: None,
             by: Actor::AnyBuyer,
+            made_by: Arc::from("test"),
         }
     }
 
@@ -616,6 +646,10 @@ mod tests {
         assert_eq!(
             writes.ended_holds,
             [(expired.id, HoldStatus::Expired, None)]
+        );
+        assert_eq!(
+            writes.ended_by.get(&expired.id).map(|by| &**by),
+            Some(SERVER)
         );
     }
 

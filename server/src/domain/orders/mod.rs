@@ -13,12 +13,13 @@ mod decide;
 mod records;
 pub mod rules;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub use decide::{BuyerState, Read, StoredKey, TicketState, Writes, decide};
+pub use decide::{BuyerState, Read, SERVER, StoredKey, TicketState, Writes, decide};
 pub use records::{HoldRecord, HoldStatus, PurchaseRecord, StoredResponse};
 
 use super::{PurchaseRequest, TicketId};
@@ -32,6 +33,9 @@ pub struct Order {
     pub key: Option<OrderKey>,
     /// Whose purchases and holds it may confirm, release or cancel.
     pub by: Actor,
+    /// Who asked for it, as the audit columns record it (`buyer:<subject>`,
+    /// `organiser-token:<id>`, `open`, `server`).
+    pub made_by: Arc<str>,
 }
 
 /// Who an order acts for.

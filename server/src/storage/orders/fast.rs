@@ -115,6 +115,7 @@ pub(super) async fn record_where_all_fit(
             .collect(),
         lifetimes: orders.iter().map(lifetime_seconds).collect(),
         places: places.clone(),
+        makers: orders.iter().map(|o| o.made_by.to_string()).collect(),
         keys: keyed
             .iter()
             .map(|o| o.key.as_ref().map(|k| k.key.clone()))
@@ -192,12 +193,14 @@ statement! {
         quantities: Vec<i32> as Array<Int4>, ", "
         lifetimes: Vec<Option<i32>> as Array<Nullable<Int4>>, ", "
         places: Vec<i32> as Array<Int4>, ", "
+        makers: Vec<String> as Array<Text>, ", "
         keys: Vec<Option<String>> as Array<Nullable<Text>>, ", "
         fingerprints: Vec<Option<String>> as Array<Nullable<Text>>, ", "
         statuses: Vec<Option<i16>> as Array<Nullable<Int2>>, ", "
         locations: Vec<Option<String>> as Array<Nullable<Text>>, ", "
         bodies: Vec<Option<String>> as Array<Nullable<Text>>,
-        ") AS w (ticket_id, id, user_id, quantity, lifetime, place, key, fingerprint, status, location, body)), \
+        ") AS w (ticket_id, id, user_id, quantity, lifetime, place, made_by, key, fingerprint, status, \
+                 location, body)), \
          totals AS (SELECT ticket_id, sum(quantity) AS total, max(quantity) AS largest, \
                            COALESCE(sum(quantity) FILTER (WHERE lifetime IS NOT NULL), 0) AS held, \
                            count(*) FILTER (WHERE lifetime IS NULL) AS made, \
@@ -228,14 +231,14 @@ statement! {
                     ON CONFLICT (ticket_id, user_id) DO UPDATE \
                        SET bought = ticket_buyers.bought + excluded.bought, \
                            held = ticket_buyers.held + excluded.held), \
-         made AS (INSERT INTO purchases (id, ticket_id, user_id, quantity, seq, purchased_at) \
+         made AS (INSERT INTO purchases (id, ticket_id, user_id, quantity, seq, purchased_at, made_by) \
                   SELECT w.id, w.ticket_id, w.user_id, w.quantity, \
-                         sold.last_purchase_seq - sold.made + w.place, sold.at \
+                         sold.last_purchase_seq - sold.made + w.place, sold.at, w.made_by \
                     FROM wanted w JOIN sold ON sold.id = w.ticket_id \
                    WHERE w.lifetime IS NULL), \
-         kept AS (INSERT INTO holds (id, ticket_id, user_id, quantity, created_at, expires_at) \
+         kept AS (INSERT INTO holds (id, ticket_id, user_id, quantity, created_at, expires_at, made_by) \
                   SELECT w.id, w.ticket_id, w.user_id, w.quantity, sold.at, \
-                         sold.at + make_interval(secs => w.lifetime) \
+                         sold.at + make_interval(secs => w.lifetime), w.made_by \
                     FROM wanted w JOIN sold ON sold.id = w.ticket_id \
                    WHERE w.lifetime IS NOT NULL), \
          answered AS (INSERT INTO idempotency_keys (key, fingerprint, status, location, body) \
@@ -321,6 +324,7 @@ mod tests {
             quantities: Vec::new(),
             lifetimes: Vec::new(),
             places: Vec::new(),
+            makers: Vec::new(),
             keys: Vec::new(),
             fingerprints: Vec::new(),
             statuses: Vec::new(),

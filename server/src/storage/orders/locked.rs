@@ -3,7 +3,7 @@
 //! and writes every change in one statement.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -357,7 +357,10 @@ fn write(writes: Writes, at: DateTime<Utc>) -> WriteBatch {
         new_holds,
         ended_holds,
         answers,
+        made_by,
+        ended_by,
     } = writes;
+    let who = |by: &HashMap<Uuid, Arc<str>>, id: &Uuid| by.get(id).map(ToString::to_string);
     let answers: Vec<(String, String, StoredResponse)> = answers
         .into_iter()
         .map(|(key, order, outcome)| {
@@ -396,6 +399,8 @@ fn write(writes: Writes, at: DateTime<Utc>) -> WriteBatch {
         purchase_quantities: new_purchases.iter().map(|p| p.quantity).collect(),
         purchase_seqs: new_purchases.iter().map(|p| p.seq).collect(),
         purchase_holds: new_purchases.iter().map(|p| p.hold_id).collect(),
+        purchase_makers: new_purchases.iter().map(|p| who(&made_by, &p.id)).collect(),
+        cancelled_by: cancelled.iter().map(|id| who(&ended_by, id)).collect(),
         cancelled,
         hold_ids: new_holds.iter().map(|h| h.id).collect(),
         hold_tickets: new_holds.iter().map(|h| h.ticket_id).collect(),
@@ -407,6 +412,8 @@ fn write(writes: Writes, at: DateTime<Utc>) -> WriteBatch {
             .map(|h| h.status.as_str().to_owned())
             .collect(),
         hold_purchases: new_holds.iter().map(|h| h.purchase_id).collect(),
+        hold_makers: new_holds.iter().map(|h| who(&made_by, &h.id)).collect(),
+        hold_enders: new_holds.iter().map(|h| who(&ended_by, &h.id)).collect(),
         ended_ids: ended_holds.iter().map(|(id, _, _)| *id).collect(),
         ended_statuses: ended_holds
             .iter()
@@ -415,6 +422,10 @@ fn write(writes: Writes, at: DateTime<Utc>) -> WriteBatch {
         ended_purchases: ended_holds
             .iter()
             .map(|(_, _, purchase)| *purchase)
+            .collect(),
+        ended_by: ended_holds
+            .iter()
+            .map(|(id, _, _)| who(&ended_by, id))
             .collect(),
         keys: answers.iter().map(|(key, _, _)| key.clone()).collect(),
         fingerprints: answers.iter().map(|(_, f, _)| f.clone()).collect(),
@@ -567,22 +578,27 @@ statement! {
         new_buyer_held: Vec<i32> as Array<Int4>, ", "
         new_buyer_limits: Vec<i32> as Array<Int4>,
         ")), \
-         made AS (INSERT INTO purchases (id, ticket_id, user_id, quantity, seq, hold_id, purchased_at) \
+         made AS (INSERT INTO purchases (id, ticket_id, user_id, quantity, seq, hold_id, made_by, \
+                                         purchased_at) \
                   SELECT p.*, clock.at FROM clock, unnest("
         purchase_ids: Vec<Uuid> as Array<SqlUuid>, ", "
         purchase_tickets: Vec<i64> as Array<Int8>, ", "
         purchase_users: Vec<Uuid> as Array<SqlUuid>, ", "
         purchase_quantities: Vec<i32> as Array<Int4>, ", "
         purchase_seqs: Vec<i64> as Array<Int8>, ", "
-        purchase_holds: Vec<Option<Uuid>> as Array<Nullable<SqlUuid>>,
+        purchase_holds: Vec<Option<Uuid>> as Array<Nullable<SqlUuid>>, ", "
+        purchase_makers: Vec<Option<String>> as Array<Nullable<Text>>,
         ") AS p), \
-         cancelled AS (UPDATE purchases SET cancelled_at = clock.at FROM clock WHERE id = ANY("
-        cancelled: Vec<Uuid> as Array<SqlUuid>,
-        ")), \
+         cancelled AS (UPDATE purchases p SET cancelled_at = clock.at, cancelled_by = d.who \
+                         FROM clock, unnest("
+        cancelled: Vec<Uuid> as Array<SqlUuid>, ", "
+        cancelled_by: Vec<Option<String>> as Array<Nullable<Text>>,
+        ") AS d (id, who) WHERE p.id = d.id), \
          kept AS (INSERT INTO holds (id, ticket_id, user_id, quantity, created_at, expires_at, status, \
-                                     ended_at, purchase_id) \
+                                     ended_at, purchase_id, made_by, ended_by) \
                   SELECT id, ticket_id, user_id, quantity, clock.at, expires_at, status, \
-                         CASE WHEN status = 'held' THEN NULL ELSE clock.at END, purchase \
+                         CASE WHEN status = 'held' THEN NULL ELSE clock.at END, purchase, \
+                         made_by, ended_by \
                     FROM clock, unnest("
         hold_ids: Vec<Uuid> as Array<SqlUuid>, ", "
         hold_tickets: Vec<i64> as Array<Int8>, ", "
@@ -590,14 +606,18 @@ statement! {
         hold_quantities: Vec<i32> as Array<Int4>, ", "
         hold_expiries: Vec<DateTime<Utc>> as Array<Timestamptz>, ", "
         hold_statuses: Vec<String> as Array<Text>, ", "
-        hold_purchases: Vec<Option<Uuid>> as Array<Nullable<SqlUuid>>,
-        ") AS h (id, ticket_id, user_id, quantity, expires_at, status, purchase)), \
-         ended AS (UPDATE holds h SET status = d.status, ended_at = clock.at, purchase_id = d.purchase \
+        hold_purchases: Vec<Option<Uuid>> as Array<Nullable<SqlUuid>>, ", "
+        hold_makers: Vec<Option<String>> as Array<Nullable<Text>>, ", "
+        hold_enders: Vec<Option<String>> as Array<Nullable<Text>>,
+        ") AS h (id, ticket_id, user_id, quantity, expires_at, status, purchase, made_by, ended_by)), \
+         ended AS (UPDATE holds h SET status = d.status, ended_at = clock.at, purchase_id = d.purchase, \
+                                      ended_by = d.who \
                      FROM clock, unnest("
         ended_ids: Vec<Uuid> as Array<SqlUuid>, ", "
         ended_statuses: Vec<String> as Array<Text>, ", "
-        ended_purchases: Vec<Option<Uuid>> as Array<Nullable<SqlUuid>>,
-        ") AS d (id, status, purchase) WHERE h.id = d.id) \
+        ended_purchases: Vec<Option<Uuid>> as Array<Nullable<SqlUuid>>, ", "
+        ended_by: Vec<Option<String>> as Array<Nullable<Text>>,
+        ") AS d (id, status, purchase, who) WHERE h.id = d.id) \
          INSERT INTO idempotency_keys (key, fingerprint, status, location, body) \
          SELECT * FROM unnest("
         keys: Vec<String> as Array<Text>, ", "
