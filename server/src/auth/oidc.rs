@@ -12,6 +12,10 @@
 //! Only asymmetric algorithms are accepted, and each key only with the
 //! algorithms of its own type (or the one its JWK names): `alg: none` and
 //! an HMAC token made with a public key as its secret never verify.
+//!
+//! Signatures are checked by ring ([`jwt_crypto`]).
+
+mod jwt_crypto;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -148,6 +152,7 @@ impl OidcVerifier {
     /// missing or unusable file stops the server at start; keys from
     /// discovery are fetched on first use (or by [`OidcVerifier::prime`]).
     pub fn new(settings: OidcSettings) -> Result<Self, String> {
+        Self::install_crypto_provider()?;
         // rustls with ring's provider (aws-lc-rs, rustls' default, needs
         // CMake to build) and Mozilla's roots compiled in, so the slim image
         // needs no CA bundle. ring lacks post-quantum key exchange, which
@@ -186,6 +191,13 @@ impl OidcVerifier {
             last_fetch: tokio::sync::Mutex::new(None),
             validations,
         })
+    }
+
+    /// Makes ring `jsonwebtoken`'s signature provider for this process
+    /// (done by [`OidcVerifier::new`]); whatever signs or reads tokens with
+    /// `jsonwebtoken` before a verifier exists calls this first.
+    pub fn install_crypto_provider() -> Result<(), String> {
+        jwt_crypto::install()
     }
 
     pub fn settings(&self) -> &OidcSettings {
@@ -529,6 +541,156 @@ mod tests {
                 (Some("rsa"), &ACCEPTED[..6]),
             ]
         );
+    }
+
+    use base64::Engine;
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{EncodingKey, Header};
+    use ring::rand::SystemRandom;
+    use ring::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+        Ed25519KeyPair, KeyPair,
+    };
+    use rsa::Generate;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use serde_json::{Value, json};
+
+    const ISSUER: &str = "https://id.example.com";
+
+    /// A signing key of the test's own and its public JWK.
+    struct SigningKey {
+        kid: String,
+        key: EncodingKey,
+        jwk: Value,
+    }
+
+    impl SigningKey {
+        fn rsa(kid: &str) -> Self {
+            OidcVerifier::install_crypto_provider().expect("installed");
+            let der = rsa::PrivateKey::generate().to_pkcs1_der().expect("DER");
+            let key = EncodingKey::from_rsa_der(der.as_bytes());
+            // Named by no algorithm, so that it verifies all of RSA's.
+            let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).expect("a JWK");
+            jwk.common.key_algorithm = None;
+            Self::with_jwk(kid, key, serde_json::to_value(jwk).expect("JSON"))
+        }
+
+        fn ecdsa(kid: &str, alg: Algorithm) -> Self {
+            OidcVerifier::install_crypto_provider().expect("installed");
+            let signing = if alg == Algorithm::ES256 {
+                &ECDSA_P256_SHA256_FIXED_SIGNING
+            } else {
+                &ECDSA_P384_SHA384_FIXED_SIGNING
+            };
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(signing, &SystemRandom::new()).expect("a key");
+            let key = EncodingKey::from_ec_der(pkcs8.as_ref());
+            let jwk = Jwk::from_encoding_key(&key, alg).expect("a JWK");
+            Self::with_jwk(kid, key, serde_json::to_value(jwk).expect("JSON"))
+        }
+
+        fn ed25519(kid: &str) -> Self {
+            OidcVerifier::install_crypto_provider().expect("installed");
+            let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("a key");
+            let public = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+                .expect("a key")
+                .public_key()
+                .as_ref()
+                .to_vec();
+            let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public);
+            Self::with_jwk(
+                kid,
+                EncodingKey::from_ed_der(pkcs8.as_ref()),
+                json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
+            )
+        }
+
+        fn with_jwk(kid: &str, key: EncodingKey, mut jwk: Value) -> Self {
+            jwk["kid"] = json!(kid);
+            Self {
+                kid: kid.to_owned(),
+                key,
+                jwk,
+            }
+        }
+
+        fn sign(&self, alg: Algorithm, expires_at: i64, subject: &str) -> String {
+            let mut header = Header::new(alg);
+            header.kid = Some(self.kid.clone());
+            let claims = json!({"iss": ISSUER, "aud": "tickets-api", "sub": subject,
+                                "exp": expires_at});
+            jsonwebtoken::encode(&header, &claims, &self.key).expect("signed")
+        }
+    }
+
+    /// A JWK Set file, removed when dropped.
+    struct JwksFile(PathBuf);
+
+    impl JwksFile {
+        fn new(keys: &[&SigningKey]) -> Self {
+            let file =
+                Self(std::env::temp_dir().join(format!("oidc-unit-{}.json", uuid::Uuid::new_v4())));
+            file.replace(keys);
+            file
+        }
+
+        fn replace(&self, keys: &[&SigningKey]) {
+            let keys: Vec<&Value> = keys.iter().map(|k| &k.jwk).collect();
+            std::fs::write(&self.0, json!({ "keys": keys }).to_string()).expect("written");
+        }
+
+        fn verifier(&self, leeway: Duration) -> OidcVerifier {
+            OidcVerifier::new(OidcSettings {
+                issuer: ISSUER.to_owned(),
+                audience: "tickets-api".to_owned(),
+                keys: KeySource::File(self.0.clone()),
+                leeway,
+                refresh_min_interval: Duration::ZERO,
+                keys_max_age: Duration::from_secs(3600),
+            })
+            .expect("a verifier")
+        }
+    }
+
+    impl Drop for JwksFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn in_ten_minutes() -> i64 {
+        chrono::Utc::now().timestamp() + 600
+    }
+
+    #[tokio::test]
+    async fn every_accepted_algorithm_verifies_and_a_changed_signature_does_not() {
+        let rsa = SigningKey::rsa("rsa");
+        let p256 = SigningKey::ecdsa("p256", Algorithm::ES256);
+        let p384 = SigningKey::ecdsa("p384", Algorithm::ES384);
+        let ed = SigningKey::ed25519("ed");
+        let file = JwksFile::new(&[&rsa, &p256, &p384, &ed]);
+        let verifier = file.verifier(Duration::ZERO);
+        for alg in ACCEPTED {
+            let key = match alg {
+                Algorithm::ES256 => &p256,
+                Algorithm::ES384 => &p384,
+                Algorithm::EdDSA => &ed,
+                _ => &rsa,
+            };
+            let token = key.sign(alg, in_ten_minutes(), &format!("{alg:?}"));
+            let buyer = verifier.verify(&token).await.expect("verified");
+            assert_eq!(buyer.subject, format!("{alg:?}"));
+
+            let other = key.sign(alg, in_ten_minutes(), "someone-else");
+            let (signed, _) = token.rsplit_once('.').expect("three parts");
+            let (_, other_signature) = other.rsplit_once('.').expect("three parts");
+            assert_eq!(
+                verifier
+                    .verify(&format!("{signed}.{other_signature}"))
+                    .await,
+                Err(JwtRefusal::BadSignature),
+                "{alg:?}"
+            );
+        }
     }
 
     #[test]
