@@ -13,9 +13,12 @@
 //! algorithms of its own type (or the one its JWK names): `alg: none` and
 //! an HMAC token made with a public key as its secret never verify.
 //!
-//! Signatures are checked by ring ([`jwt_crypto`]).
+//! Signatures are checked by ring ([`jwt_crypto`]), and a token that
+//! verified is remembered until its `exp` ([`verified_tokens`]), so a
+//! buyer's next request with it costs a hash and a lookup.
 
 mod jwt_crypto;
+mod verified_tokens;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -28,9 +31,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, Validation, errors::ErrorKind};
 use serde::Deserialize;
 
+use self::verified_tokens::{TokenDigest, VerifiedTokens, digest_of};
 use super::buyer::Buyer;
 
 /// Where the issuer's keys come from.
@@ -101,10 +105,60 @@ impl std::fmt::Debug for VerifyingKey {
     }
 }
 
-#[derive(Debug, Default)]
+impl VerifyingKey {
+    /// Whether `other` verifies exactly what this key does.
+    fn same_as(&self, other: &Self) -> bool {
+        fn material(key: &DecodingKey) -> (&[u8], &[u8]) {
+            match key.kind() {
+                DecodingKeyKind::SecretOrDer(bytes) => (bytes, &[]),
+                DecodingKeyKind::RsaModulusExponent { n, e } => (n, e),
+            }
+        }
+        self.kid == other.kid
+            && self.algorithms == other.algorithms
+            && self.key.family() == other.key.family()
+            && material(&self.key) == material(&other.key)
+    }
+}
+
+#[derive(Debug)]
 struct KeySet {
     keys: Vec<VerifyingKey>,
     fetched_at: Option<Instant>,
+    /// The tokens these keys verified.
+    verified: Arc<VerifiedTokens>,
+}
+
+impl KeySet {
+    /// The keys fetched now. The tokens `previous` verified stay accepted
+    /// only if the keys are the same ones.
+    fn fetched(keys: Vec<VerifyingKey>, previous: Option<&Self>, leeway: Duration) -> Self {
+        let verified = match previous {
+            Some(previous)
+                if previous.keys.len() == keys.len()
+                    && previous.keys.iter().zip(&keys).all(|(a, b)| a.same_as(b)) =>
+            {
+                Arc::clone(&previous.verified)
+            }
+            _ => Arc::new(VerifiedTokens::new(
+                verified_tokens::MAX_ENTRIES,
+                leeway.as_secs(),
+            )),
+        };
+        Self {
+            keys,
+            fetched_at: Some(Instant::now()),
+            verified,
+        }
+    }
+
+    fn none_yet(leeway: Duration) -> Self {
+        Self {
+            keys: Vec::new(),
+            fetched_at: None,
+            verified: Arc::new(VerifiedTokens::new(0, leeway.as_secs())),
+        }
+    }
 }
 
 /// The claims read beyond those the library checks.
@@ -113,6 +167,9 @@ struct Claims {
     /// Optional here so that a token without one is refused by the
     /// library's required-claims check, as a missing claim.
     sub: Option<String>,
+    /// Required and checked by the library; read to know how long the
+    /// token may be remembered.
+    exp: Option<u64>,
 }
 
 /// Verifies buyers' tokens; one per process, shared.
@@ -177,12 +234,9 @@ impl OidcVerifier {
                 })?;
                 let keys = usable_keys(&text)
                     .map_err(|e| format!("OIDC_JWKS_FILE={} is not usable: {e}", path.display()))?;
-                KeySet {
-                    keys,
-                    fetched_at: Some(Instant::now()),
-                }
+                KeySet::fetched(keys, None, settings.leeway)
             }
-            KeySource::Discovery => KeySet::default(),
+            KeySource::Discovery => KeySet::none_yet(settings.leeway),
         };
         Ok(Self {
             settings,
@@ -214,6 +268,10 @@ impl OidcVerifier {
 
     /// The buyer `token` (an `Authorization: Bearer` value) speaks for.
     pub async fn verify(&self, token: &str) -> Result<Buyer, JwtRefusal> {
+        let digest = digest_of(token);
+        if let Some(buyer) = self.verified_before(&digest) {
+            return Ok(buyer);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRefusal::Malformed)?;
         if !ACCEPTED.contains(&header.alg) {
             return Err(JwtRefusal::DisallowedAlgorithm);
@@ -242,12 +300,34 @@ impl OidcVerifier {
             match jsonwebtoken::decode::<Claims>(token, &key.key, validation) {
                 Ok(data) => {
                     let subject = data.claims.sub.ok_or(JwtRefusal::MissingClaim)?;
-                    return Ok(Buyer::from_subject(&self.settings.issuer, &subject));
+                    let expires_at = data.claims.exp.ok_or(JwtRefusal::MissingClaim)?;
+                    let buyer = Buyer::from_subject(&self.settings.issuer, &subject);
+                    keys.verified.insert(
+                        digest,
+                        buyer.clone(),
+                        expires_at,
+                        jsonwebtoken::get_current_timestamp(),
+                    );
+                    return Ok(buyer);
                 }
                 Err(error) => refusal = refusal_of(error.kind()),
             }
         }
         Err(refusal)
+    }
+
+    /// The buyer of a token that verified with the keys in memory, while
+    /// they are not due for a fetch and the token has not expired.
+    fn verified_before(&self, token: &TokenDigest) -> Option<Buyer> {
+        let keys = self.snapshot();
+        let fresh = keys
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.settings.keys_max_age);
+        if !fresh {
+            return None;
+        }
+        keys.verified
+            .get(token, jsonwebtoken::get_current_timestamp())
     }
 
     /// The keys in memory, fetched first if there are none yet or they are
@@ -309,10 +389,11 @@ impl OidcVerifier {
             KeySource::Discovery => self.discover().await?,
         };
         tracing::info!(keys = keys.len(), "fetched the OpenID issuer's keys");
-        let keys = Arc::new(KeySet {
+        let keys = Arc::new(KeySet::fetched(
             keys,
-            fetched_at: Some(Instant::now()),
-        });
+            Some(&self.snapshot()),
+            self.settings.leeway,
+        ));
         *self
             .keys
             .write()
@@ -661,6 +742,10 @@ mod tests {
         chrono::Utc::now().timestamp() + 600
     }
 
+    fn remembered(verifier: &OidcVerifier) -> usize {
+        verifier.snapshot().verified.len()
+    }
+
     #[tokio::test]
     async fn every_accepted_algorithm_verifies_and_a_changed_signature_does_not() {
         let rsa = SigningKey::rsa("rsa");
@@ -691,6 +776,66 @@ mod tests {
                 "{alg:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_still_expires() {
+        let key = SigningKey::ed25519("k1");
+        let file = JwksFile::new(&[&key]);
+        let verifier = file.verifier(Duration::ZERO);
+        let expires_at = chrono::Utc::now().timestamp() + 1;
+        let token = key.sign(Algorithm::EdDSA, expires_at, "buyer-1");
+        assert!(verifier.verify(&token).await.is_ok());
+        assert!(verifier.verify(&token).await.is_ok());
+        assert_eq!(remembered(&verifier), 1);
+        // Expired once `exp` is in the past (the leeway is zero here).
+        while chrono::Utc::now().timestamp() <= expires_at {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(verifier.verify(&token).await, Err(JwtRefusal::Expired));
+    }
+
+    #[tokio::test]
+    async fn a_removed_keys_remembered_tokens_are_refused_after_the_fetch() {
+        let old = SigningKey::ed25519("old");
+        let new = SigningKey::ed25519("new");
+        let file = JwksFile::new(&[&old]);
+        let verifier = file.verifier(Duration::from_secs(30));
+        let old_token = old.sign(Algorithm::EdDSA, in_ten_minutes(), "buyer-1");
+        assert!(verifier.verify(&old_token).await.is_ok());
+        assert_eq!(remembered(&verifier), 1);
+
+        // A fetch that brings the same keys keeps what they verified.
+        verifier.refresh().await.expect("fetched");
+        assert_eq!(remembered(&verifier), 1);
+
+        file.replace(&[&new]);
+        let new_token = new.sign(Algorithm::EdDSA, in_ten_minutes(), "buyer-2");
+        assert!(
+            verifier.verify(&new_token).await.is_ok(),
+            "fetched for its kid"
+        );
+        assert_eq!(remembered(&verifier), 1, "only the new key's token");
+        assert_eq!(
+            verifier.verify(&old_token).await,
+            Err(JwtRefusal::UnknownKey)
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_tokens_are_not_remembered() {
+        let key = SigningKey::ed25519("k1");
+        let file = JwksFile::new(&[&key]);
+        let verifier = file.verifier(Duration::ZERO);
+        let expired = key.sign(Algorithm::EdDSA, chrono::Utc::now().timestamp() - 10, "b");
+        assert_eq!(verifier.verify(&expired).await, Err(JwtRefusal::Expired));
+        let stranger = SigningKey::ed25519("k1");
+        let forged = stranger.sign(Algorithm::EdDSA, in_ten_minutes(), "b");
+        assert_eq!(
+            verifier.verify(&forged).await,
+            Err(JwtRefusal::BadSignature)
+        );
+        assert_eq!(remembered(&verifier), 0);
     }
 
     #[test]
