@@ -12,6 +12,13 @@
 //! Only asymmetric algorithms are accepted, and each key only with the
 //! algorithms of its own type (or the one its JWK names): `alg: none` and
 //! an HMAC token made with a public key as its secret never verify.
+//!
+//! Signatures are checked by ring ([`jwt_crypto`]), and a token that
+//! verified is remembered until its `exp` ([`verified_tokens`]), so a
+//! buyer's next request with it costs a hash and a lookup.
+
+mod jwt_crypto;
+mod verified_tokens;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -24,9 +31,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, Validation, errors::ErrorKind};
 use serde::Deserialize;
 
+use self::verified_tokens::{TokenDigest, VerifiedTokens, digest_of};
 use super::buyer::Buyer;
 
 /// Where the issuer's keys come from.
@@ -97,10 +105,60 @@ impl std::fmt::Debug for VerifyingKey {
     }
 }
 
-#[derive(Debug, Default)]
+impl VerifyingKey {
+    /// Whether `other` verifies exactly what this key does.
+    fn same_as(&self, other: &Self) -> bool {
+        fn material(key: &DecodingKey) -> (&[u8], &[u8]) {
+            match key.kind() {
+                DecodingKeyKind::SecretOrDer(bytes) => (bytes, &[]),
+                DecodingKeyKind::RsaModulusExponent { n, e } => (n, e),
+            }
+        }
+        self.kid == other.kid
+            && self.algorithms == other.algorithms
+            && self.key.family() == other.key.family()
+            && material(&self.key) == material(&other.key)
+    }
+}
+
+#[derive(Debug)]
 struct KeySet {
     keys: Vec<VerifyingKey>,
     fetched_at: Option<Instant>,
+    /// The tokens these keys verified.
+    verified: Arc<VerifiedTokens>,
+}
+
+impl KeySet {
+    /// The keys fetched now. The tokens `previous` verified stay accepted
+    /// only if the keys are the same ones.
+    fn fetched(keys: Vec<VerifyingKey>, previous: Option<&Self>, leeway: Duration) -> Self {
+        let verified = match previous {
+            Some(previous)
+                if previous.keys.len() == keys.len()
+                    && previous.keys.iter().zip(&keys).all(|(a, b)| a.same_as(b)) =>
+            {
+                Arc::clone(&previous.verified)
+            }
+            _ => Arc::new(VerifiedTokens::new(
+                verified_tokens::MAX_ENTRIES,
+                leeway.as_secs(),
+            )),
+        };
+        Self {
+            keys,
+            fetched_at: Some(Instant::now()),
+            verified,
+        }
+    }
+
+    fn none_yet(leeway: Duration) -> Self {
+        Self {
+            keys: Vec::new(),
+            fetched_at: None,
+            verified: Arc::new(VerifiedTokens::new(0, leeway.as_secs())),
+        }
+    }
 }
 
 /// The claims read beyond those the library checks.
@@ -109,6 +167,9 @@ struct Claims {
     /// Optional here so that a token without one is refused by the
     /// library's required-claims check, as a missing claim.
     sub: Option<String>,
+    /// Required and checked by the library; read to know how long the
+    /// token may be remembered.
+    exp: Option<u64>,
 }
 
 /// Verifies buyers' tokens; one per process, shared.
@@ -148,6 +209,7 @@ impl OidcVerifier {
     /// missing or unusable file stops the server at start; keys from
     /// discovery are fetched on first use (or by [`OidcVerifier::prime`]).
     pub fn new(settings: OidcSettings) -> Result<Self, String> {
+        Self::install_crypto_provider()?;
         // rustls with ring's provider (aws-lc-rs, rustls' default, needs
         // CMake to build) and Mozilla's roots compiled in, so the slim image
         // needs no CA bundle. ring lacks post-quantum key exchange, which
@@ -172,12 +234,9 @@ impl OidcVerifier {
                 })?;
                 let keys = usable_keys(&text)
                     .map_err(|e| format!("OIDC_JWKS_FILE={} is not usable: {e}", path.display()))?;
-                KeySet {
-                    keys,
-                    fetched_at: Some(Instant::now()),
-                }
+                KeySet::fetched(keys, None, settings.leeway)
             }
-            KeySource::Discovery => KeySet::default(),
+            KeySource::Discovery => KeySet::none_yet(settings.leeway),
         };
         Ok(Self {
             settings,
@@ -186,6 +245,13 @@ impl OidcVerifier {
             last_fetch: tokio::sync::Mutex::new(None),
             validations,
         })
+    }
+
+    /// Makes ring `jsonwebtoken`'s signature provider for this process
+    /// (done by [`OidcVerifier::new`]); whatever signs or reads tokens with
+    /// `jsonwebtoken` before a verifier exists calls this first.
+    pub fn install_crypto_provider() -> Result<(), String> {
+        jwt_crypto::install()
     }
 
     pub fn settings(&self) -> &OidcSettings {
@@ -202,6 +268,10 @@ impl OidcVerifier {
 
     /// The buyer `token` (an `Authorization: Bearer` value) speaks for.
     pub async fn verify(&self, token: &str) -> Result<Buyer, JwtRefusal> {
+        let digest = digest_of(token);
+        if let Some(buyer) = self.verified_before(&digest) {
+            return Ok(buyer);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRefusal::Malformed)?;
         if !ACCEPTED.contains(&header.alg) {
             return Err(JwtRefusal::DisallowedAlgorithm);
@@ -230,12 +300,34 @@ impl OidcVerifier {
             match jsonwebtoken::decode::<Claims>(token, &key.key, validation) {
                 Ok(data) => {
                     let subject = data.claims.sub.ok_or(JwtRefusal::MissingClaim)?;
-                    return Ok(Buyer::from_subject(&self.settings.issuer, &subject));
+                    let expires_at = data.claims.exp.ok_or(JwtRefusal::MissingClaim)?;
+                    let buyer = Buyer::from_subject(&self.settings.issuer, &subject);
+                    keys.verified.insert(
+                        digest,
+                        buyer.clone(),
+                        expires_at,
+                        jsonwebtoken::get_current_timestamp(),
+                    );
+                    return Ok(buyer);
                 }
                 Err(error) => refusal = refusal_of(error.kind()),
             }
         }
         Err(refusal)
+    }
+
+    /// The buyer of a token that verified with the keys in memory, while
+    /// they are not due for a fetch and the token has not expired.
+    fn verified_before(&self, token: &TokenDigest) -> Option<Buyer> {
+        let keys = self.snapshot();
+        let fresh = keys
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.settings.keys_max_age);
+        if !fresh {
+            return None;
+        }
+        keys.verified
+            .get(token, jsonwebtoken::get_current_timestamp())
     }
 
     /// The keys in memory, fetched first if there are none yet or they are
@@ -297,10 +389,11 @@ impl OidcVerifier {
             KeySource::Discovery => self.discover().await?,
         };
         tracing::info!(keys = keys.len(), "fetched the OpenID issuer's keys");
-        let keys = Arc::new(KeySet {
+        let keys = Arc::new(KeySet::fetched(
             keys,
-            fetched_at: Some(Instant::now()),
-        });
+            Some(&self.snapshot()),
+            self.settings.leeway,
+        ));
         *self
             .keys
             .write()
@@ -529,6 +622,220 @@ mod tests {
                 (Some("rsa"), &ACCEPTED[..6]),
             ]
         );
+    }
+
+    use base64::Engine;
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{EncodingKey, Header};
+    use ring::rand::SystemRandom;
+    use ring::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+        Ed25519KeyPair, KeyPair,
+    };
+    use rsa::Generate;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use serde_json::{Value, json};
+
+    const ISSUER: &str = "https://id.example.com";
+
+    /// A signing key of the test's own and its public JWK.
+    struct SigningKey {
+        kid: String,
+        key: EncodingKey,
+        jwk: Value,
+    }
+
+    impl SigningKey {
+        fn rsa(kid: &str) -> Self {
+            OidcVerifier::install_crypto_provider().expect("installed");
+            let der = rsa::PrivateKey::generate().to_pkcs1_der().expect("DER");
+            let key = EncodingKey::from_rsa_der(der.as_bytes());
+            // Named by no algorithm, so that it verifies all of RSA's.
+            let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).expect("a JWK");
+            jwk.common.key_algorithm = None;
+            Self::with_jwk(kid, key, serde_json::to_value(jwk).expect("JSON"))
+        }
+
+        fn ecdsa(kid: &str, alg: Algorithm) -> Self {
+            OidcVerifier::install_crypto_provider().expect("installed");
+            let signing = if alg == Algorithm::ES256 {
+                &ECDSA_P256_SHA256_FIXED_SIGNING
+            } else {
+                &ECDSA_P384_SHA384_FIXED_SIGNING
+            };
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(signing, &SystemRandom::new()).expect("a key");
+            let key = EncodingKey::from_ec_der(pkcs8.as_ref());
+            let jwk = Jwk::from_encoding_key(&key, alg).expect("a JWK");
+            Self::with_jwk(kid, key, serde_json::to_value(jwk).expect("JSON"))
+        }
+
+        fn ed25519(kid: &str) -> Self {
+            OidcVerifier::install_crypto_provider().expect("installed");
+            let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("a key");
+            let public = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+                .expect("a key")
+                .public_key()
+                .as_ref()
+                .to_vec();
+            let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public);
+            Self::with_jwk(
+                kid,
+                EncodingKey::from_ed_der(pkcs8.as_ref()),
+                json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
+            )
+        }
+
+        fn with_jwk(kid: &str, key: EncodingKey, mut jwk: Value) -> Self {
+            jwk["kid"] = json!(kid);
+            Self {
+                kid: kid.to_owned(),
+                key,
+                jwk,
+            }
+        }
+
+        fn sign(&self, alg: Algorithm, expires_at: i64, subject: &str) -> String {
+            let mut header = Header::new(alg);
+            header.kid = Some(self.kid.clone());
+            let claims = json!({"iss": ISSUER, "aud": "tickets-api", "sub": subject,
+                                "exp": expires_at});
+            jsonwebtoken::encode(&header, &claims, &self.key).expect("signed")
+        }
+    }
+
+    /// A JWK Set file, removed when dropped.
+    struct JwksFile(PathBuf);
+
+    impl JwksFile {
+        fn new(keys: &[&SigningKey]) -> Self {
+            let file =
+                Self(std::env::temp_dir().join(format!("oidc-unit-{}.json", uuid::Uuid::new_v4())));
+            file.replace(keys);
+            file
+        }
+
+        fn replace(&self, keys: &[&SigningKey]) {
+            let keys: Vec<&Value> = keys.iter().map(|k| &k.jwk).collect();
+            std::fs::write(&self.0, json!({ "keys": keys }).to_string()).expect("written");
+        }
+
+        fn verifier(&self, leeway: Duration) -> OidcVerifier {
+            OidcVerifier::new(OidcSettings {
+                issuer: ISSUER.to_owned(),
+                audience: "tickets-api".to_owned(),
+                keys: KeySource::File(self.0.clone()),
+                leeway,
+                refresh_min_interval: Duration::ZERO,
+                keys_max_age: Duration::from_secs(3600),
+            })
+            .expect("a verifier")
+        }
+    }
+
+    impl Drop for JwksFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn in_ten_minutes() -> i64 {
+        chrono::Utc::now().timestamp() + 600
+    }
+
+    fn remembered(verifier: &OidcVerifier) -> usize {
+        verifier.snapshot().verified.len()
+    }
+
+    #[tokio::test]
+    async fn every_accepted_algorithm_verifies_and_a_changed_signature_does_not() {
+        let rsa = SigningKey::rsa("rsa");
+        let p256 = SigningKey::ecdsa("p256", Algorithm::ES256);
+        let p384 = SigningKey::ecdsa("p384", Algorithm::ES384);
+        let ed = SigningKey::ed25519("ed");
+        let file = JwksFile::new(&[&rsa, &p256, &p384, &ed]);
+        let verifier = file.verifier(Duration::ZERO);
+        for alg in ACCEPTED {
+            let key = match alg {
+                Algorithm::ES256 => &p256,
+                Algorithm::ES384 => &p384,
+                Algorithm::EdDSA => &ed,
+                _ => &rsa,
+            };
+            let token = key.sign(alg, in_ten_minutes(), &format!("{alg:?}"));
+            let buyer = verifier.verify(&token).await.expect("verified");
+            assert_eq!(buyer.subject, format!("{alg:?}"));
+
+            let other = key.sign(alg, in_ten_minutes(), "someone-else");
+            let (signed, _) = token.rsplit_once('.').expect("three parts");
+            let (_, other_signature) = other.rsplit_once('.').expect("three parts");
+            assert_eq!(
+                verifier
+                    .verify(&format!("{signed}.{other_signature}"))
+                    .await,
+                Err(JwtRefusal::BadSignature),
+                "{alg:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_still_expires() {
+        let key = SigningKey::ed25519("k1");
+        let file = JwksFile::new(&[&key]);
+        let verifier = file.verifier(Duration::ZERO);
+        let expires_at = chrono::Utc::now().timestamp() + 1;
+        let token = key.sign(Algorithm::EdDSA, expires_at, "buyer-1");
+        assert!(verifier.verify(&token).await.is_ok());
+        assert!(verifier.verify(&token).await.is_ok());
+        assert_eq!(remembered(&verifier), 1);
+        // Expired once `exp` is in the past (the leeway is zero here).
+        while chrono::Utc::now().timestamp() <= expires_at {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(verifier.verify(&token).await, Err(JwtRefusal::Expired));
+    }
+
+    #[tokio::test]
+    async fn a_removed_keys_remembered_tokens_are_refused_after_the_fetch() {
+        let old = SigningKey::ed25519("old");
+        let new = SigningKey::ed25519("new");
+        let file = JwksFile::new(&[&old]);
+        let verifier = file.verifier(Duration::from_secs(30));
+        let old_token = old.sign(Algorithm::EdDSA, in_ten_minutes(), "buyer-1");
+        assert!(verifier.verify(&old_token).await.is_ok());
+        assert_eq!(remembered(&verifier), 1);
+
+        // A fetch that brings the same keys keeps what they verified.
+        verifier.refresh().await.expect("fetched");
+        assert_eq!(remembered(&verifier), 1);
+
+        file.replace(&[&new]);
+        let new_token = new.sign(Algorithm::EdDSA, in_ten_minutes(), "buyer-2");
+        assert!(
+            verifier.verify(&new_token).await.is_ok(),
+            "fetched for its kid"
+        );
+        assert_eq!(remembered(&verifier), 1, "only the new key's token");
+        assert_eq!(
+            verifier.verify(&old_token).await,
+            Err(JwtRefusal::UnknownKey)
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_tokens_are_not_remembered() {
+        let key = SigningKey::ed25519("k1");
+        let file = JwksFile::new(&[&key]);
+        let verifier = file.verifier(Duration::ZERO);
+        let expired = key.sign(Algorithm::EdDSA, chrono::Utc::now().timestamp() - 10, "b");
+        assert_eq!(verifier.verify(&expired).await, Err(JwtRefusal::Expired));
+        let stranger = SigningKey::ed25519("k1");
+        let forged = stranger.sign(Algorithm::EdDSA, in_ten_minutes(), "b");
+        assert_eq!(
+            verifier.verify(&forged).await,
+            Err(JwtRefusal::BadSignature)
+        );
+        assert_eq!(remembered(&verifier), 0);
     }
 
     #[test]

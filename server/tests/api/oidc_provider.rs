@@ -10,6 +10,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::Generate;
 use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
 use serde_json::Value;
+use tickets_server::auth::OidcVerifier;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -124,6 +125,8 @@ pub struct TestKey {
 
 impl TestKey {
     pub fn generate(kid: &str) -> Self {
+        // The tests sign with the provider the server verifies with.
+        OidcVerifier::install_crypto_provider().expect("the JWT crypto provider");
         let private = rsa::PrivateKey::generate();
         let der = private.to_pkcs1_der().expect("DER");
         let encoding = EncodingKey::from_rsa_der(der.as_bytes());
