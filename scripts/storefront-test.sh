@@ -61,8 +61,14 @@ done
 issuer=$(sed -n 's/^OIDC_ISSUER=//p' "$scratch/provider.out")
 [[ -n $issuer ]] || die "the OpenID provider did not start within 180 s"
 
-# How the server learns who the buyer is: the one place to switch.
-auth_settings=(AUTH_MODE=open)
+# How the server learns who the buyer is, the one place to switch: `open`
+# (the body's user_id, no credentials checked) or `oidc` (the buyer's token
+# from the provider above, checked).
+auth=open
+case $auth in
+    open) auth_settings=(AUTH_MODE=open) ;;
+    oidc) auth_settings=(AUTH_MODE=required OIDC_ISSUER="$issuer" OIDC_AUDIENCE="$audience") ;;
+esac
 
 allowed_port=$(free_port)
 disallowed_port=$(free_port)
@@ -72,6 +78,10 @@ storefront="http://127.0.0.1:$allowed_port"
 start_release_server "$scratch/server.log" "${auth_settings[@]}" \
     CORS_ALLOWED_ORIGINS="$storefront" RATE_LIMITS=on \
     RATE_LIMIT_BUYER_BURST=8 RATE_LIMIT_BUYER_PER_MINUTE=1 HOLD_TTL_MIN_SECS=1
+
+# The organiser's token that puts the tickets on sale (ignored when open).
+organiser_token=$(target/release/tickets-server tokens create --organiser "Storefront test" \
+    --permissions create_tickets 2>"$scratch/tokens.log")
 
 config=$(printf '{"api": "%s", "issuer": "%s", "clientId": "storefront", "audience": "%s", "audienceParameter": "aud", "ticket": 1}' \
     "$SERVER_BASE" "$issuer" "$audience")
@@ -83,7 +93,7 @@ await_http "$storefront/config.json" "$scratch/storefront.log" "the storefront's
 await_http "http://127.0.0.1:$disallowed_port/config.json" "$scratch/disallowed.log" "the second storefront server"
 
 log "driving the storefront in headless Chromium"
-API=$SERVER_BASE STOREFRONT=$storefront DISALLOWED="http://127.0.0.1:$disallowed_port" \
+API=$SERVER_BASE ORGANISER_TOKEN=$organiser_token STOREFRONT=$storefront DISALLOWED="http://127.0.0.1:$disallowed_port" \
     SCREENSHOT="$build/storefront-checkout.png" \
     node contract/build/js/src/storefront-check.js
 if cmp -s "$build/storefront-checkout.png" "$screenshot"; then
