@@ -3,7 +3,7 @@
 // generated from openapi.yaml. /config.json says where the API and the
 // OpenID provider are; `?ticket=ID` picks another ticket than the
 // configured one, `?hold_seconds=N` another hold time.
-import { Configuration, HoldsApi, PurchasesApi, TicketsApi } from "../build/client/index.js";
+import { Configuration, HoldsApi, PurchasesApi, ResponseError, TicketsApi } from "../build/client/index.js";
 import type { Hold, Purchase, Ticket } from "../build/client/index.js";
 import { userIdFor } from "./buyer.js";
 import { readable } from "./problems.js";
@@ -63,9 +63,13 @@ async function main(): Promise<void> {
     // token names, worked out as the service does.
     const userId = session ? await userIdFor(session.issuer, session.subject) : null;
 
-    element("buyer").textContent = session ? `Signed in as ${session.subject}` : "Not signed in";
-    show("sign-in", !session);
-    show("sign-out", !!session);
+    let signedIn = !!session;
+    function showAccount(): void {
+        element("buyer").textContent = signedIn ? `Signed in as ${session!.subject}` : "Not signed in";
+        show("sign-in", !signedIn);
+        show("sign-out", signedIn);
+    }
+    showAccount();
     element("sign-in").addEventListener("click", () => signIn(config).catch(showError));
     element("sign-out").addEventListener("click", () => {
         signOut();
@@ -86,8 +90,8 @@ async function main(): Promise<void> {
             ticket.maxPerUser ? `at most ${ticket.maxPerUser} a buyer` : "",
         ].filter(Boolean);
         element("limits").textContent = limits.length ? `Limits: ${limits.join(", ")}.` : "";
-        element<HTMLButtonElement>("hold").disabled = !session;
-        element("hold").title = session ? "" : "Sign in to buy";
+        element<HTMLButtonElement>("hold").disabled = !signedIn;
+        element("hold").title = signedIn ? "" : "Sign in to buy";
     }
 
     async function refresh(): Promise<void> {
@@ -139,6 +143,13 @@ async function main(): Promise<void> {
             await step();
         } catch (error) {
             await showError(error);
+            // The service no longer takes the token (expired, revoked): the
+            // buyer signs in again.
+            if (error instanceof ResponseError && error.response.status === 401) {
+                signOut();
+                signedIn = false;
+                showAccount();
+            }
         }
         await refresh().catch(showError);
     }
