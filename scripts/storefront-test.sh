@@ -93,7 +93,8 @@ await_http "$storefront/config.json" "$scratch/storefront.log" "the storefront's
 await_http "http://127.0.0.1:$disallowed_port/config.json" "$scratch/disallowed.log" "the second storefront server"
 
 log "driving the storefront in headless Chromium"
-API=$SERVER_BASE ORGANISER_TOKEN=$organiser_token STOREFRONT=$storefront DISALLOWED="http://127.0.0.1:$disallowed_port" \
+API=$SERVER_BASE ISSUER=$issuer ORGANISER_TOKEN=$organiser_token \
+    STOREFRONT=$storefront DISALLOWED="http://127.0.0.1:$disallowed_port" \
     SCREENSHOT="$build/storefront-checkout.png" \
     node contract/build/js/src/storefront-check.js
 if cmp -s "$build/storefront-checkout.png" "$screenshot"; then

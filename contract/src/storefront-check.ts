@@ -7,11 +7,13 @@
 // served from an origin the server does not allow is refused by the
 // browser. Saves a screenshot of the checkout.
 //   node build/js/src/storefront-check.js
-// with, in the environment: API (the server's URL), STOREFRONT (the page's
-// allowed origin), DISALLOWED (the page on an origin not allowed),
-// DATABASE_URL (the server's database), SCREENSHOT (where to save it), and
-// ORGANISER_TOKEN (to create the tickets, when the server asks for one).
+// with, in the environment: API (the server's URL), ISSUER (the OpenID
+// provider's), STOREFRONT (the page's allowed origin), DISALLOWED (the page
+// on an origin not allowed), DATABASE_URL (the server's database),
+// SCREENSHOT (where to save it), and ORGANISER_TOKEN (to create the
+// tickets, when the server asks for one).
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import type { BrowserContext, Page } from "playwright-core";
 import { withChromium } from "./headless";
 
@@ -30,6 +32,7 @@ function setting(name: string): string {
 const api = setting("API");
 const storefront = setting("STOREFRONT");
 const disallowed = setting("DISALLOWED");
+const issuer = setting("ISSUER");
 const databaseUrl = setting("DATABASE_URL");
 const screenshot = setting("SCREENSHOT");
 
@@ -44,6 +47,18 @@ async function createTicket(ticket: object): Promise<number> {
     const answered = await answer.text();
     check(answer.status === 201, `creating a ticket answered ${answer.status}: ${answered}`);
     return (JSON.parse(answered) as { id: number }).id;
+}
+
+// The user_id of the provider's buyer (its `sub` is "johndoe"), as
+// docs/AUTH.md defines it: the UUIDv5 of the issuer, a NUL byte and the
+// subject, in the service's namespace.
+function buyerUserId(): string {
+    const namespace = Buffer.from("77c3fb1f-b5fc-5aba-8082-60e663388672".replace(/-/g, ""), "hex");
+    const hash = createHash("sha1").update(namespace).update(`${issuer}\0johndoe`).digest().subarray(0, 16);
+    hash[6] = (hash[6] & 0x0f) | 0x50;
+    hash[8] = (hash[8] & 0x3f) | 0x80;
+    const hex = hash.toString("hex");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 // One value from the database, as psql prints it.
@@ -175,9 +190,10 @@ async function refusedOrigin(context: BrowserContext, ticket: number, corsErrors
 function checkDatabase(purchaseId: string, tickets: { main: number; few: number; brief: number }): void {
     check(/^[0-9a-f-]{36}$/.test(purchaseId), `purchase id "${purchaseId}"`);
     const purchase = sql(
-        `SELECT p.quantity, p.cancelled_at IS NOT NULL, h.status FROM purchases p JOIN holds h ON h.id = p.hold_id WHERE p.id = '${purchaseId}' AND p.ticket_id = ${tickets.main}`,
+        `SELECT p.quantity, p.cancelled_at IS NOT NULL, h.status, p.user_id FROM purchases p JOIN holds h ON h.id = p.hold_id WHERE p.id = '${purchaseId}' AND p.ticket_id = ${tickets.main}`,
     );
-    check(purchase === "2|t|confirmed", `the purchase in the database: "${purchase}" (quantity|cancelled|hold status)`);
+    const expected = `2|t|confirmed|${buyerUserId()}`;
+    check(purchase === expected, `the purchase in the database: "${purchase}", expected "${expected}" (quantity|cancelled|hold status|buyer)`);
     const main = sql(`SELECT remaining, held, (SELECT count(*) FROM purchases WHERE ticket_id = ${tickets.main}) FROM tickets WHERE id = ${tickets.main}`);
     check(main === "10|0|1", `the checkout's ticket in the database: "${main}" (remaining|held|purchases)`);
     const few = sql(`SELECT remaining, held, (SELECT count(*) FROM holds WHERE ticket_id = ${tickets.few}) FROM tickets WHERE id = ${tickets.few}`);
