@@ -96,6 +96,14 @@ pub enum GetMetricsResponse {
     Metrics
     (swagger::ByteArray)
     ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
+    (models::Problem)
+    ,
     /// Too many requests from this client address (any route), or too many purchases and holds for this buyer, in too short a time; nothing was changed. Retry after `Retry-After` seconds. `RateLimit-Policy` names the limit and `RateLimit` says what is left of it.
     TooManyRequests
     (models::Problem)
@@ -156,6 +164,14 @@ pub enum CreateHoldResponse {
     BadRequest
     (models::Problem)
     ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
+    (models::Problem)
+    ,
     /// No ticket has this id
     NotFound
     (models::Problem)
@@ -208,6 +224,14 @@ pub enum ConfirmHoldResponse {
     BadRequest
     (models::Problem)
     ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
+    (models::Problem)
+    ,
     /// The ticket has no hold with this id, or no ticket has this id
     NotFound
     (models::Problem)
@@ -244,6 +268,14 @@ pub enum GetHoldResponse {
     BadRequest
     (models::Problem)
     ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
+    (models::Problem)
+    ,
     /// The ticket has no hold with this id, or no ticket has this id
     NotFound
     (models::Problem)
@@ -273,6 +305,14 @@ pub enum ReleaseHoldResponse {
     ,
     /// The request is malformed or a value is out of range; nothing was changed
     BadRequest
+    (models::Problem)
+    ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
     (models::Problem)
     ,
     /// The ticket has no hold with this id, or no ticket has this id
@@ -311,6 +351,14 @@ pub enum ListPurchasesResponse {
     BadRequest
     (models::Problem)
     ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
+    (models::Problem)
+    ,
     /// No ticket has this id
     NotFound
     (models::Problem)
@@ -341,6 +389,14 @@ pub enum PurchaseTicketsResponse {
     ,
     /// The request is malformed or a value is out of range; nothing was changed
     BadRequest
+    (models::Problem)
+    ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
     (models::Problem)
     ,
     /// No ticket has this id
@@ -391,6 +447,14 @@ pub enum CancelPurchaseResponse {
     BadRequest
     (models::Problem)
     ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
+    (models::Problem)
+    ,
     /// The ticket has no purchase with this id, or no ticket has this id
     NotFound
     (models::Problem)
@@ -427,6 +491,14 @@ pub enum GetPurchaseResponse {
     BadRequest
     (models::Problem)
     ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
+    (models::Problem)
+    ,
     /// The ticket has no purchase with this id, or no ticket has this id
     NotFound
     (models::Problem)
@@ -457,6 +529,14 @@ pub enum CreateTicketResponse {
     ,
     /// The request is malformed or a value is out of range; nothing was changed
     BadRequest
+    (models::Problem)
+    ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
     (models::Problem)
     ,
     /// A request with this Idempotency-Key is still being processed; retry later
@@ -505,6 +585,14 @@ pub enum CreateTicketLegacyResponse {
     ,
     /// The request is malformed or a value is out of range; nothing was changed
     BadRequest
+    (models::Problem)
+    ,
+    /// No bearer token was sent, or the one sent was refused (malformed, expired, not yet valid, for another audience or issuer, signed by an unknown key or badly, or revoked); nothing was changed.
+    Unauthenticated
+    (models::Problem)
+    ,
+    /// The token is valid but may not do this: a buyer's token on an organiser's operation, an organiser token without the permission, or a body naming another buyer than the token's; nothing was changed.
+    Forbidden
     (models::Problem)
     ,
     /// A request with this Idempotency-Key is still being processed; retry later

@@ -911,10 +911,12 @@ pub struct HoldCreate {
 
     pub quantity: u32,
 
-    /// The buyer
+    /// The buyer. With a buyer's token it may be left out (it is the token's buyer) and if given must be the token's buyer (else 403). With an organiser token that has `sell_for_buyer` it names the buyer, and without it the answer is 403: an organiser buys only for a named buyer. With `AUTH_MODE=open` it is required (400).
     #[serde(rename = "user_id")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
-    pub user_id: uuid::Uuid,
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub user_id: Option<uuid::Uuid>,
 
     /// How long to hold them, in seconds (default 900). The server moves it into its configured range (60 to 3600 by default).
     #[serde(rename = "ttl_seconds")]
@@ -953,10 +955,10 @@ impl serde_valid::validation::ValidateCompositedMaxLength for HoldCreate {
 
 impl HoldCreate {
     #[allow(clippy::new_without_default)]
-    pub fn new(quantity: u32, user_id: uuid::Uuid, ) -> HoldCreate {
+    pub fn new(quantity: u32, ) -> HoldCreate {
         HoldCreate {
             quantity,
-            user_id,
+            user_id: None,
             ttl_seconds: None,
         }
     }
@@ -1031,7 +1033,7 @@ impl std::str::FromStr for HoldCreate {
         // Use the intermediate representation to return the struct
         std::result::Result::Ok(HoldCreate {
             quantity: intermediate_rep.quantity.into_iter().next().ok_or_else(|| "quantity missing in HoldCreate".to_string())?,
-            user_id: intermediate_rep.user_id.into_iter().next().ok_or_else(|| "user_id missing in HoldCreate".to_string())?,
+            user_id: intermediate_rep.user_id.into_iter().next(),
             ttl_seconds: intermediate_rep.ttl_seconds.into_iter().next(),
         })
     }
@@ -1931,10 +1933,12 @@ pub struct PurchaseCreate {
 
     pub quantity: u32,
 
-    /// The buyer
+    /// The buyer. With a buyer's token it may be left out (it is the token's buyer) and if given must be the token's buyer (else 403). With an organiser token that has `sell_for_buyer` it names the buyer, and without it the answer is 403: an organiser buys only for a named buyer. With `AUTH_MODE=open` it is required (400).
     #[serde(rename = "user_id")]
+    #[serde(default, deserialize_with = "deserialize_present")]
 
-    pub user_id: uuid::Uuid,
+    #[serde(skip_serializing_if="Option::is_none")]
+    pub user_id: Option<uuid::Uuid>,
 
 }
 
@@ -1961,10 +1965,10 @@ impl serde_valid::validation::ValidateCompositedMaxLength for PurchaseCreate {
 
 impl PurchaseCreate {
     #[allow(clippy::new_without_default)]
-    pub fn new(quantity: u32, user_id: uuid::Uuid, ) -> PurchaseCreate {
+    pub fn new(quantity: u32, ) -> PurchaseCreate {
         PurchaseCreate {
             quantity,
-            user_id,
+            user_id: None,
         }
     }
 }
@@ -2029,7 +2033,7 @@ impl std::str::FromStr for PurchaseCreate {
         // Use the intermediate representation to return the struct
         std::result::Result::Ok(PurchaseCreate {
             quantity: intermediate_rep.quantity.into_iter().next().ok_or_else(|| "quantity missing in PurchaseCreate".to_string())?,
-            user_id: intermediate_rep.user_id.into_iter().next().ok_or_else(|| "user_id missing in PurchaseCreate".to_string())?,
+            user_id: intermediate_rep.user_id.into_iter().next(),
         })
     }
 }

@@ -45,7 +45,7 @@ async fn serve() -> ExitCode {
     }
     let run = async {
         tracing::info!(?config, "starting");
-        Application::build(&config)
+        Application::build(&config, &auth_settings)
             .await?
             .run_until(shutdown_signal())
             .await

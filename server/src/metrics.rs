@@ -34,6 +34,9 @@ pub struct Metrics {
     pub cancellations: IntCounter,
     /// Requests refused by a rate limit, by limit (`per-address`, `per-buyer`).
     pub rate_limited: IntCounterVec,
+    /// Requests refused for their credentials (401), by reason: `missing`,
+    /// `organiser-token` or the buyer token's refusal.
+    pub auth_refused: IntCounterVec,
     /// Requests per batch, by queue (purchases, ticket reads).
     batch_size: HistogramVec,
     /// Requests waiting for a batch, by queue.
@@ -140,6 +143,11 @@ impl Metrics {
                 "Requests refused by a rate limit, by limit",
                 "limit",
             ),
+            auth_refused: counter_vec(
+                "http_auth_refused_total",
+                "Requests refused for their credentials, by reason",
+                "reason",
+            ),
             batch_size: HistogramVec::new(
                 HistogramOpts::new("tickets_batch_size", "Requests run per batch, by queue")
                     .buckets(vec![
@@ -188,6 +196,7 @@ impl Metrics {
             Box::new(self.holds.clone()),
             Box::new(self.cancellations.clone()),
             Box::new(self.rate_limited.clone()),
+            Box::new(self.auth_refused.clone()),
             Box::new(self.batch_size.clone()),
             Box::new(self.queue_waiting.clone()),
             Box::new(self.queue_refused.clone()),

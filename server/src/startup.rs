@@ -13,7 +13,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::task::TaskTracker;
 
 use crate::api::{ApiSettings, TicketsApi};
-use crate::config::Config;
+use crate::auth::{Authenticator, OidcVerifier, TokenStore};
+use crate::config::{AuthSettings, Config};
 use crate::http::{AccessLog, ConnectionSettings, Edge, EdgeSettings, Keep, serve_connection};
 use crate::metrics::Metrics;
 use crate::storage::{self, Pool};
@@ -54,8 +55,8 @@ pub struct Application {
 
 impl Application {
     /// Connects to the database, applies pending migrations and binds the
-    /// listening socket.
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+    /// listening socket; requests are authenticated as `auth` says.
+    pub async fn build(config: &Config, auth: &AuthSettings) -> anyhow::Result<Self> {
         let pool = storage::build_pool(
             config.database_url.expose_secret(),
             storage::PoolSettings {
@@ -68,6 +69,13 @@ impl Application {
         let listener = listen(config.listen_addr, config.max_connections)
             .with_context(|| format!("binding {}", config.listen_addr))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
+        let authenticator = match auth {
+            AuthSettings::Open => None,
+            AuthSettings::Required(oidc) => Some(Arc::new(Authenticator::new(
+                TokenStore::new(pool.clone(), TokenStore::MAX_CACHE_AGE),
+                OidcVerifier::new(oidc.clone()).map_err(anyhow::Error::msg)?,
+            ))),
+        };
         let metrics = Arc::new(Metrics::new());
         let api = TicketsApi::new(
             pool.clone(),
@@ -91,6 +99,7 @@ impl Application {
                     cors: config.cors_allowed_origins.clone(),
                     trusted_proxies: config.trusted_proxies.clone(),
                     rate_limits: config.rate_limits,
+                    authenticator,
                 },
                 AccessLog::new(config.access_log),
             )),

@@ -13,7 +13,8 @@ use crate::storage::{self, Pool, PoolSettings};
 
 pub const USAGE: &str = "usage:
   tickets-server tokens create --organiser NAME --permissions LIST [--tickets IDS]
-      LIST: comma-separated, from create_tickets, read_orders, change_orders, sell_for_buyer
+      LIST: comma-separated, from create_tickets, read_orders, change_orders,
+            sell_for_buyer, read_metrics
       IDS: comma-separated ticket ids; without it, all of the organiser's tickets
   tickets-server tokens list
   tickets-server tokens revoke ID";

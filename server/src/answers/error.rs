@@ -15,6 +15,9 @@ use crate::domain::orders::Limit;
 pub enum ApiError {
     #[error("invalid request")]
     InvalidRequest(Vec<models::FieldError>),
+    /// The caller's credentials do not allow this: why, for the client.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("no ticket has id {0}")]
     TicketNotFound(TicketId),
     #[error("ticket {ticket} has no purchase {purchase_id}")]
@@ -67,6 +70,7 @@ impl ApiError {
     pub fn into_problem(self) -> models::Problem {
         match self {
             Self::InvalidRequest(errors) => problem::invalid_request(errors),
+            Self::Forbidden(why) => ProblemKind::Forbidden.with_detail(why),
             Self::TicketNotFound(id) => {
                 ProblemKind::NotFound.with_detail(format!("No ticket has id {id}"))
             }
@@ -187,37 +191,37 @@ macro_rules! problem_responses {
 
 problem_responses! {
     CreateTicketResponse {
-        400 => BadRequest, 409 => InFlight, 422 => KeyReused, 500 => InternalError, 503 => Unavailable,
+        400 => BadRequest, 403 => Forbidden, 409 => InFlight, 422 => KeyReused, 500 => InternalError, 503 => Unavailable,
     }
     CreateTicketLegacyResponse {
-        400 => BadRequest, 409 => InFlight, 422 => KeyReused, 500 => InternalError, 503 => Unavailable,
+        400 => BadRequest, 403 => Forbidden, 409 => InFlight, 422 => KeyReused, 500 => InternalError, 503 => Unavailable,
     }
     GetTicketResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
     PurchaseTicketsResponse {
-        400 => BadRequest, 404 => NotFound, 409 => Refused, 422 => KeyReused, 500 => InternalError,
+        400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => Refused, 422 => KeyReused, 500 => InternalError,
         503 => Unavailable,
     }
     CreateHoldResponse {
-        400 => BadRequest, 404 => NotFound, 409 => Refused, 422 => KeyReused, 500 => InternalError,
+        400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => Refused, 422 => KeyReused, 500 => InternalError,
         503 => Unavailable,
     }
     ConfirmHoldResponse {
-        400 => BadRequest, 404 => NotFound, 409 => NotHeld, 422 => KeyReused, 500 => InternalError,
+        400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => NotHeld, 422 => KeyReused, 500 => InternalError,
         503 => Unavailable,
     }
     ReleaseHoldResponse {
-        400 => BadRequest, 404 => NotFound, 409 => NotHeld, 422 => KeyReused, 500 => InternalError,
+        400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => NotHeld, 422 => KeyReused, 500 => InternalError,
         503 => Unavailable,
     }
     GetHoldResponse {
-        400 => BadRequest, 404 => NotFound, 410 => Gone, 500 => InternalError, 503 => Unavailable,
+        400 => BadRequest, 403 => Forbidden, 404 => NotFound, 410 => Gone, 500 => InternalError, 503 => Unavailable,
     }
     CancelPurchaseResponse {
-        400 => BadRequest, 404 => NotFound, 409 => InFlight, 422 => KeyReused, 500 => InternalError,
+        400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => InFlight, 422 => KeyReused, 500 => InternalError,
         503 => Unavailable,
     }
-    ListPurchasesResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
-    GetPurchaseResponse { 400 => BadRequest, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
+    ListPurchasesResponse { 400 => BadRequest, 403 => Forbidden, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
+    GetPurchaseResponse { 400 => BadRequest, 403 => Forbidden, 404 => NotFound, 500 => InternalError, 503 => Unavailable }
 }
 
 #[cfg(test)]

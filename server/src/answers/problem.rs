@@ -58,6 +58,8 @@ problem_kinds! {
     HoldGone => GONE, "/problems/hold-gone", "Hold gone";
     RequestInFlight => CONFLICT, "/problems/request-in-flight", "Request in flight";
     IdempotencyKeyReused => UNPROCESSABLE_ENTITY, "/problems/idempotency-key-reused", "Idempotency key reused";
+    Unauthenticated => UNAUTHORIZED, "/problems/unauthenticated", "Unauthenticated";
+    Forbidden => FORBIDDEN, "/problems/forbidden", "Forbidden";
     OriginNotAllowed => FORBIDDEN, "/problems/origin-not-allowed", "Origin not allowed";
     TooManyRequests => TOO_MANY_REQUESTS, "/problems/too-many-requests", "Too many requests";
     MethodNotAllowed => METHOD_NOT_ALLOWED, "/problems/method-not-allowed", "Method not allowed";

@@ -4,7 +4,8 @@ use tickets_api::models;
 
 use super::{TicketsApi, body, idempotency_key, ticket_id};
 use crate::answers::{ApiError, hold_model};
-use crate::domain::orders::{Action, HoldStatus};
+use crate::auth::{Caller, Permission};
+use crate::domain::orders::{Action, Actor, HoldStatus};
 use crate::domain::{HoldRequest, PurchaseRequest};
 use crate::storage;
 
@@ -12,6 +13,7 @@ impl TicketsApi {
     /// Holds tickets, once per idempotency key.
     pub(super) async fn hold(
         &self,
+        caller: &Caller,
         id: u64,
         request: models::HoldCreate,
         key: Option<String>,
@@ -27,21 +29,32 @@ impl TicketsApi {
             Ok(parsed) => parsed,
             Err(error) => return error.into(),
         };
+        let user_id = match self.buyer_of(caller, id, hold.named_buyer).await {
+            Ok(user_id) => user_id,
+            Err(error) => return error.into(),
+        };
         let action = Action::Hold {
             wanted: PurchaseRequest {
                 quantity: hold.quantity,
-                user_id: hold.user_id,
+                user_id,
             },
             lifetime: self.hold_lifetimes.lifetime(hold.ttl),
         };
         let path = format!("/tickets/{id}/holds");
-        self.run_order(id, action, key, ("POST", &path, &request))
-            .await
+        self.run_order(
+            caller,
+            id,
+            (action, Actor::AnyBuyer),
+            key,
+            ("POST", &path, &request),
+        )
+        .await
     }
 
     /// Turns a hold into a purchase, once.
     pub(super) async fn confirm(
         &self,
+        caller: &Caller,
         id: u64,
         hold_id: uuid::Uuid,
         key: Option<String>,
@@ -50,19 +63,20 @@ impl TicketsApi {
             Ok(parsed) => parsed,
             Err(error) => return error.into(),
         };
+        let by = match self.orders_of(caller, id, Permission::SellForBuyer).await {
+            Ok(by) => by,
+            Err(error) => return error.into(),
+        };
         let path = format!("/tickets/{id}/holds/{hold_id}/confirm");
-        self.run_order(
-            id,
-            Action::Confirm { hold: hold_id },
-            key,
-            ("POST", &path, &()),
-        )
-        .await
+        let action = Action::Confirm { hold: hold_id };
+        self.run_order(caller, id, (action, by), key, ("POST", &path, &()))
+            .await
     }
 
     /// Gives a hold's tickets back.
     pub(super) async fn release(
         &self,
+        caller: &Caller,
         id: u64,
         hold_id: uuid::Uuid,
         key: Option<String>,
@@ -71,24 +85,27 @@ impl TicketsApi {
             Ok(parsed) => parsed,
             Err(error) => return error.into(),
         };
+        let by = match self.orders_of(caller, id, Permission::ChangeOrders).await {
+            Ok(by) => by,
+            Err(error) => return error.into(),
+        };
         let path = format!("/tickets/{id}/holds/{hold_id}");
-        self.run_order(
-            id,
-            Action::Release { hold: hold_id },
-            key,
-            ("DELETE", &path, &()),
-        )
-        .await
+        let action = Action::Release { hold: hold_id };
+        self.run_order(caller, id, (action, by), key, ("DELETE", &path, &()))
+            .await
     }
 
     pub(super) async fn get_hold_record(
         &self,
+        caller: &Caller,
         id: u64,
         hold_id: uuid::Uuid,
     ) -> Result<models::Hold, ApiError> {
         let id = ticket_id(id)?;
+        let by = self.orders_of(caller, id, Permission::ReadOrders).await?;
         let (hold, now) = storage::holds::find_hold(&self.pool, id, hold_id)
             .await?
+            .filter(|(hold, _)| by.acts_for(hold.user_id))
             .ok_or(ApiError::HoldNotFound {
                 ticket: id,
                 hold_id,

@@ -2,6 +2,7 @@
 //! request's values into domain values (once, here), calls storage and
 //! answers with the operation's response, made by `answers`.
 
+mod access;
 mod docs;
 mod holds;
 mod orders;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use swagger::{ApiError as GeneratedApiError, ByteArray};
+use swagger::{ApiError as GeneratedApiError, ByteArray, Has};
 use tickets_api::{
     Api, CancelPurchaseResponse, ConfirmHoldResponse, CreateHoldResponse,
     CreateTicketLegacyResponse, CreateTicketResponse, GetDocsAssetResponse, GetDocsResponse,
@@ -22,7 +23,8 @@ use tickets_api::{
 };
 
 use crate::answers::{ApiError, problem};
-use crate::domain::orders::{Action, Order};
+use crate::auth::Caller;
+use crate::domain::orders::{Action, Actor, Order};
 use crate::domain::{HoldLifetimes, InvalidField, TicketId, field};
 use crate::idempotency::IdempotencyKey;
 use crate::metrics::Metrics;
@@ -129,6 +131,7 @@ impl TicketsApi {
                 ticket,
                 action: Action::Reclaim,
                 key: None,
+                by: Actor::AnyBuyer,
             };
             self.orders.submit(order).await?;
         }
@@ -186,8 +189,13 @@ fn idempotency_key(raw: Option<String>) -> Result<Option<IdempotencyKey>, ApiErr
     raw.map(|raw| parameter("Idempotency-Key", raw)).transpose()
 }
 
+/// Who calls, as the edge put it in the request's context.
+fn caller<C: Has<Caller>>(context: &C) -> &Caller {
+    Has::<Caller>::get(context)
+}
+
 #[async_trait]
-impl<C: Send + Sync> Api<C> for TicketsApi {
+impl<C: Has<Caller> + Send + Sync> Api<C> for TicketsApi {
     async fn health_check(&self, _context: &C) -> Result<HealthCheckResponse, GeneratedApiError> {
         if self.liveness.answered_within(HEALTH_RECENT) {
             return Ok(HealthCheckResponse::Healthy(models::Health::new(
@@ -219,28 +227,33 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         )))
     }
 
-    async fn get_metrics(&self, _context: &C) -> Result<GetMetricsResponse, GeneratedApiError> {
-        Ok(GetMetricsResponse::Metrics(ByteArray(
-            self.metrics.render(&self.pool),
-        )))
+    async fn get_metrics(&self, context: &C) -> Result<GetMetricsResponse, GeneratedApiError> {
+        Ok(match access::metrics_reader(caller(context)) {
+            Ok(()) => GetMetricsResponse::Metrics(ByteArray(self.metrics.render(&self.pool))),
+            Err(error) => GetMetricsResponse::Forbidden(error.into_problem()),
+        })
     }
 
     async fn create_ticket(
         &self,
         ticket_create: models::TicketCreate,
         idempotency_key: Option<String>,
-        _context: &C,
+        context: &C,
     ) -> Result<CreateTicketResponse, GeneratedApiError> {
-        Ok(self.create(ticket_create, idempotency_key).await)
+        Ok(self
+            .create(caller(context), ticket_create, idempotency_key)
+            .await)
     }
 
     async fn create_ticket_legacy(
         &self,
         ticket_create: models::TicketCreate,
         idempotency_key: Option<String>,
-        _context: &C,
+        context: &C,
     ) -> Result<CreateTicketLegacyResponse, GeneratedApiError> {
-        Ok(self.create(ticket_create, idempotency_key).await)
+        Ok(self
+            .create(caller(context), ticket_create, idempotency_key)
+            .await)
     }
 
     async fn get_ticket(
@@ -259,9 +272,11 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         id: u64,
         purchase_create: models::PurchaseCreate,
         idempotency_key: Option<String>,
-        _context: &C,
+        context: &C,
     ) -> Result<PurchaseTicketsResponse, GeneratedApiError> {
-        Ok(self.purchase(id, purchase_create, idempotency_key).await)
+        Ok(self
+            .purchase(caller(context), id, purchase_create, idempotency_key)
+            .await)
     }
 
     async fn cancel_purchase(
@@ -269,9 +284,11 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         id: u64,
         purchase_id: uuid::Uuid,
         idempotency_key: Option<String>,
-        _context: &C,
+        context: &C,
     ) -> Result<CancelPurchaseResponse, GeneratedApiError> {
-        Ok(self.cancel(id, purchase_id, idempotency_key).await)
+        Ok(self
+            .cancel(caller(context), id, purchase_id, idempotency_key)
+            .await)
     }
 
     async fn create_hold(
@@ -279,9 +296,11 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         id: u64,
         hold_create: models::HoldCreate,
         idempotency_key: Option<String>,
-        _context: &C,
+        context: &C,
     ) -> Result<CreateHoldResponse, GeneratedApiError> {
-        Ok(self.hold(id, hold_create, idempotency_key).await)
+        Ok(self
+            .hold(caller(context), id, hold_create, idempotency_key)
+            .await)
     }
 
     async fn confirm_hold(
@@ -289,9 +308,11 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         id: u64,
         hold_id: uuid::Uuid,
         idempotency_key: Option<String>,
-        _context: &C,
+        context: &C,
     ) -> Result<ConfirmHoldResponse, GeneratedApiError> {
-        Ok(self.confirm(id, hold_id, idempotency_key).await)
+        Ok(self
+            .confirm(caller(context), id, hold_id, idempotency_key)
+            .await)
     }
 
     async fn release_hold(
@@ -299,21 +320,25 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         id: u64,
         hold_id: uuid::Uuid,
         idempotency_key: Option<String>,
-        _context: &C,
+        context: &C,
     ) -> Result<ReleaseHoldResponse, GeneratedApiError> {
-        Ok(self.release(id, hold_id, idempotency_key).await)
+        Ok(self
+            .release(caller(context), id, hold_id, idempotency_key)
+            .await)
     }
 
     async fn get_hold(
         &self,
         id: u64,
         hold_id: uuid::Uuid,
-        _context: &C,
+        context: &C,
     ) -> Result<GetHoldResponse, GeneratedApiError> {
-        Ok(match self.get_hold_record(id, hold_id).await {
-            Ok(hold) => GetHoldResponse::Found(hold),
-            Err(error) => error.into(),
-        })
+        Ok(
+            match self.get_hold_record(caller(context), id, hold_id).await {
+                Ok(hold) => GetHoldResponse::Found(hold),
+                Err(error) => error.into(),
+            },
+        )
     }
 
     async fn list_purchases(
@@ -321,9 +346,9 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         id: u64,
         limit: Option<u32>,
         cursor: Option<String>,
-        _context: &C,
+        context: &C,
     ) -> Result<ListPurchasesResponse, GeneratedApiError> {
-        Ok(match self.list(id, limit, cursor).await {
+        Ok(match self.list(caller(context), id, limit, cursor).await {
             Ok(page) => ListPurchasesResponse::Page(page),
             Err(error) => error.into(),
         })
@@ -333,12 +358,17 @@ impl<C: Send + Sync> Api<C> for TicketsApi {
         &self,
         id: u64,
         purchase_id: uuid::Uuid,
-        _context: &C,
+        context: &C,
     ) -> Result<GetPurchaseResponse, GeneratedApiError> {
-        Ok(match self.get_purchase_record(id, purchase_id).await {
-            Ok(purchase) => GetPurchaseResponse::Found(purchase),
-            Err(error) => error.into(),
-        })
+        Ok(
+            match self
+                .get_purchase_record(caller(context), id, purchase_id)
+                .await
+            {
+                Ok(purchase) => GetPurchaseResponse::Found(purchase),
+                Err(error) => error.into(),
+            },
+        )
     }
 
     async fn get_openapi_yaml(

@@ -7,24 +7,28 @@ use serde::Serialize;
 
 use super::TicketsApi;
 use crate::answers::{ApiError, OrderResponse};
+use crate::auth::Caller;
 use crate::domain::TicketId;
-use crate::domain::orders::{Action, Decided, Order, Outcome};
+use crate::domain::orders::{Action, Actor, Decided, Order, Outcome};
 use crate::idempotency::{self, IdempotencyKey};
 
 impl TicketsApi {
-    /// Runs `action` on `ticket` once per idempotency key (if any): `method`,
-    /// `path` and `body` identify the request the key was sent with.
+    /// Runs `action` on `ticket`, for the buyers `by` acts for, once per
+    /// idempotency key (if any): `caller`, `method`, `path` and `body`
+    /// identify the request the key was sent with.
     pub(super) async fn run_order<R: OrderResponse>(
         &self,
+        caller: &Caller,
         ticket: TicketId,
-        action: Action,
+        (action, by): (Action, Actor),
         key: Option<IdempotencyKey>,
         (method, path, body): (&str, &str, &impl Serialize),
     ) -> R {
         let order = Order {
             ticket,
             action,
-            key: key.map(|key| idempotency::keyed(&key, method, path, body)),
+            key: key.map(|key| idempotency::keyed(&key, &caller.audit_name(), method, path, body)),
+            by,
         };
         match self.orders.submit(order).await {
             Ok(Decided::Fresh(outcome)) => {

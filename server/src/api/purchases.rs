@@ -4,8 +4,9 @@ use tickets_api::{CancelPurchaseResponse, PurchaseTicketsResponse, models};
 
 use super::{TicketsApi, body, idempotency_key, invalid_parameter, parameter, ticket_id};
 use crate::answers::{ApiError, purchase_model};
-use crate::domain::orders::Action;
-use crate::domain::{PurchaseCursor, PurchaseRequest};
+use crate::auth::{Caller, Permission};
+use crate::domain::orders::{Action, Actor};
+use crate::domain::{PurchaseBody, PurchaseCursor, PurchaseRequest};
 use crate::storage;
 
 /// Purchases on a page when the client does not say.
@@ -17,6 +18,7 @@ impl TicketsApi {
     /// Buys tickets, once per idempotency key.
     pub(super) async fn purchase(
         &self,
+        caller: &Caller,
         id: u64,
         request: models::PurchaseCreate,
         key: Option<String>,
@@ -24,18 +26,27 @@ impl TicketsApi {
         let parsed = ticket_id(id).and_then(|id| {
             Ok((
                 id,
-                body::<PurchaseRequest, _>(request.clone())?,
+                body::<PurchaseBody, _>(request.clone())?,
                 idempotency_key(key)?,
             ))
         });
-        let (id, purchase, key) = match parsed {
+        let (id, wanted, key) = match parsed {
             Ok(parsed) => parsed,
             Err(error) => return error.into(),
         };
+        let user_id = match self.buyer_of(caller, id, wanted.named_buyer).await {
+            Ok(user_id) => user_id,
+            Err(error) => return error.into(),
+        };
+        let purchase = PurchaseRequest {
+            quantity: wanted.quantity,
+            user_id,
+        };
         let path = format!("/tickets/{id}/purchases");
         self.run_order(
+            caller,
             id,
-            Action::Purchase(purchase),
+            (Action::Purchase(purchase), Actor::AnyBuyer),
             key,
             ("POST", &path, &request),
         )
@@ -45,6 +56,7 @@ impl TicketsApi {
     /// Cancels a purchase, giving its tickets back once.
     pub(super) async fn cancel(
         &self,
+        caller: &Caller,
         id: u64,
         purchase_id: uuid::Uuid,
         key: Option<String>,
@@ -53,20 +65,21 @@ impl TicketsApi {
             Ok(parsed) => parsed,
             Err(error) => return error.into(),
         };
+        let by = match self.orders_of(caller, id, Permission::ChangeOrders).await {
+            Ok(by) => by,
+            Err(error) => return error.into(),
+        };
         let path = format!("/tickets/{id}/purchases/{purchase_id}/cancel");
-        self.run_order(
-            id,
-            Action::Cancel {
-                purchase: purchase_id,
-            },
-            key,
-            ("POST", &path, &()),
-        )
-        .await
+        let action = Action::Cancel {
+            purchase: purchase_id,
+        };
+        self.run_order(caller, id, (action, by), key, ("POST", &path, &()))
+            .await
     }
 
     pub(super) async fn list(
         &self,
+        caller: &Caller,
         id: u64,
         limit: Option<u32>,
         cursor: Option<String>,
@@ -82,7 +95,11 @@ impl TicketsApi {
         let after = cursor
             .map(|cursor| parameter::<PurchaseCursor, _>("cursor", cursor))
             .transpose()?;
-        let page = storage::purchases::list_purchases(&self.pool, id, limit, after)
+        let only = match self.orders_of(caller, id, Permission::ReadOrders).await? {
+            Actor::Buyer(buyer) => Some(buyer),
+            Actor::AnyBuyer => None,
+        };
+        let page = storage::purchases::list_purchases(&self.pool, id, limit, after, only)
             .await?
             .ok_or(ApiError::TicketNotFound(id))?;
         // The last page has no cursor: a client stops without asking again.
@@ -99,12 +116,15 @@ impl TicketsApi {
 
     pub(super) async fn get_purchase_record(
         &self,
+        caller: &Caller,
         id: u64,
         purchase_id: uuid::Uuid,
     ) -> Result<models::Purchase, ApiError> {
         let id = ticket_id(id)?;
+        let by = self.orders_of(caller, id, Permission::ReadOrders).await?;
         storage::purchases::find_purchase(&self.pool, id, purchase_id)
             .await?
+            .filter(|purchase| by.acts_for(purchase.user_id))
             .map(purchase_model)
             .ok_or(ApiError::PurchaseNotFound {
                 ticket: id,

@@ -2,8 +2,9 @@
 
 use tickets_api::models;
 
-use super::{TicketsApi, body, idempotency_key, ticket_id};
+use super::{TicketsApi, access, body, idempotency_key, ticket_id};
 use crate::answers::{ApiError, Replayable};
+use crate::auth::Caller;
 use crate::domain::NewTicket;
 use crate::idempotency;
 use crate::storage::keys::Idempotent;
@@ -30,31 +31,41 @@ impl TicketsApi {
     /// Creates a ticket from `request`, once per idempotency key.
     pub(super) async fn create<R: CreationResponse>(
         &self,
+        caller: &Caller,
         request: models::TicketCreate,
         key: Option<String>,
     ) -> R {
+        let organiser = match access::ticket_creator(caller) {
+            Ok(organiser) => organiser,
+            Err(error) => return error.into(),
+        };
         let (ticket, key) = match (body::<NewTicket, _>(request.clone()), idempotency_key(key)) {
             (Ok(ticket), Ok(key)) => (ticket, key),
             (Err(error), _) | (_, Err(error)) => return error.into(),
         };
         let (response, fresh) = match key {
-            None => match storage::tickets::create_ticket(&self.pool, &ticket).await {
+            None => match storage::tickets::create_ticket(&self.pool, &ticket, organiser).await {
                 Ok(created) => (created_response(created), true),
                 Err(error) => (ApiError::from(error).into(), false),
             },
             Some(key) => {
                 // Both creation routes fingerprint as POST /tickets: the
                 // alias shares its route's keys, so a retry may use either.
-                let keyed = idempotency::keyed(&key, "POST", "/tickets", &request);
-                let outcome =
-                    storage::keys::run_once(&self.pool, keyed, self.idempotency_key_ttl, |conn| {
+                let keyed =
+                    idempotency::keyed(&key, &caller.audit_name(), "POST", "/tickets", &request);
+                let outcome = storage::keys::run_once(
+                    &self.pool,
+                    keyed,
+                    self.idempotency_key_ttl,
+                    move |conn| {
                         Box::pin(async move {
-                            storage::tickets::create_ticket_on(conn, &ticket)
+                            storage::tickets::create_ticket_on(conn, &ticket, organiser)
                                 .await
                                 .map(|created| created_response::<R>(created).to_stored())
                         })
-                    })
-                    .await;
+                    },
+                )
+                .await;
                 match outcome {
                     Ok(Idempotent::Done(stored)) => (R::from_stored(stored), true),
                     Ok(Idempotent::Replayed(stored)) => {

@@ -11,16 +11,20 @@ pub enum Permission {
     ReadOrders,
     /// Cancel any purchase and release any hold of the organiser's tickets.
     ChangeOrders,
-    /// Buy and hold for a buyer named in the request (the box office).
+    /// Buy, hold and confirm for a buyer named in the request (the box
+    /// office).
     SellForBuyer,
+    /// Read `/metrics` (every organiser's counts: for operators).
+    ReadMetrics,
 }
 
 impl Permission {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::CreateTickets,
         Self::ReadOrders,
         Self::ChangeOrders,
         Self::SellForBuyer,
+        Self::ReadMetrics,
     ];
 
     /// The name the CLI and the docs use.
@@ -30,6 +34,7 @@ impl Permission {
             Self::ReadOrders => "read_orders",
             Self::ChangeOrders => "change_orders",
             Self::SellForBuyer => "sell_for_buyer",
+            Self::ReadMetrics => "read_metrics",
         }
     }
 }
@@ -43,6 +48,7 @@ pub struct Permissions {
     pub read_orders: bool,
     pub change_orders: bool,
     pub sell_for_buyer: bool,
+    pub read_metrics: bool,
 }
 
 impl Permissions {
@@ -77,6 +83,7 @@ impl Permissions {
             Permission::ReadOrders => &mut self.read_orders,
             Permission::ChangeOrders => &mut self.change_orders,
             Permission::SellForBuyer => &mut self.sell_for_buyer,
+            Permission::ReadMetrics => &mut self.read_metrics,
         }
     }
 
@@ -86,6 +93,7 @@ impl Permissions {
             Permission::ReadOrders => self.read_orders,
             Permission::ChangeOrders => self.change_orders,
             Permission::SellForBuyer => self.sell_for_buyer,
+            Permission::ReadMetrics => self.read_metrics,
         }
     }
 }
@@ -173,8 +181,10 @@ mod tests {
         let p = Permissions::parse("read_orders, create_tickets").expect("valid");
         assert!(p.create_tickets && p.read_orders && !p.change_orders && !p.sell_for_buyer);
         assert_eq!(p.to_string(), "create_tickets,read_orders");
-        let all = Permissions::parse("create_tickets,read_orders,change_orders,sell_for_buyer")
-            .expect("valid");
+        let all = Permissions::parse(
+            "create_tickets,read_orders,change_orders,sell_for_buyer,read_metrics",
+        )
+        .expect("valid");
         assert!(Permission::ALL.into_iter().all(|p| all.allows(p)));
     }
 

@@ -56,7 +56,7 @@ pub enum TokenRefusal {
 /// Why a token could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("no ticket with id {0}")]
+    #[error("no ticket with id {0} belongs to this organiser")]
     NoSuchTicket(i64),
     #[error("the organiser's name must have 1 to 200 characters")]
     BadOrganiserName,
@@ -82,17 +82,59 @@ pub struct TokenStore {
     cache: Mutex<HashMap<TokenHash, (Instant, OrganiserPrincipal)>>,
 }
 
-type PrincipalRow = (
-    i64,
-    i64,
-    String,
-    Vec<u8>,
-    bool,
-    bool,
-    bool,
-    bool,
-    Option<Vec<i64>>,
+type PrincipalRow = (i64, i64, String, Vec<u8>, PermissionFlags, Option<Vec<i64>>);
+
+/// The permission columns, in [`Permissions::from_columns`]' order.
+const PERMISSION_COLUMNS: (
+    organiser_tokens::can_create_tickets,
+    organiser_tokens::can_read_orders,
+    organiser_tokens::can_change_orders,
+    organiser_tokens::can_sell_for_buyer,
+    organiser_tokens::can_read_metrics,
+) = (
+    organiser_tokens::can_create_tickets,
+    organiser_tokens::can_read_orders,
+    organiser_tokens::can_change_orders,
+    organiser_tokens::can_sell_for_buyer,
+    organiser_tokens::can_read_metrics,
 );
+
+/// The values of [`PERMISSION_COLUMNS`].
+type PermissionFlags = (bool, bool, bool, bool, bool);
+
+impl Permissions {
+    fn from_columns(
+        (create_tickets, read_orders, change_orders, sell_for_buyer, read_metrics): PermissionFlags,
+    ) -> Self {
+        Self {
+            create_tickets,
+            read_orders,
+            change_orders,
+            sell_for_buyer,
+            read_metrics,
+        }
+    }
+
+    /// The values to insert.
+    #[allow(clippy::type_complexity)]
+    fn to_columns(
+        self,
+    ) -> (
+        diesel::dsl::Eq<organiser_tokens::can_create_tickets, bool>,
+        diesel::dsl::Eq<organiser_tokens::can_read_orders, bool>,
+        diesel::dsl::Eq<organiser_tokens::can_change_orders, bool>,
+        diesel::dsl::Eq<organiser_tokens::can_sell_for_buyer, bool>,
+        diesel::dsl::Eq<organiser_tokens::can_read_metrics, bool>,
+    ) {
+        (
+            organiser_tokens::can_create_tickets.eq(self.create_tickets),
+            organiser_tokens::can_read_orders.eq(self.read_orders),
+            organiser_tokens::can_change_orders.eq(self.change_orders),
+            organiser_tokens::can_sell_for_buyer.eq(self.sell_for_buyer),
+            organiser_tokens::can_read_metrics.eq(self.read_metrics),
+        )
+    }
+}
 
 impl TokenStore {
     /// The longest an answer is reused: revocation must reach every replica
@@ -157,19 +199,14 @@ impl TokenStore {
                 organisers::id,
                 organisers::name,
                 organiser_tokens::secret_hash,
-                organiser_tokens::can_create_tickets,
-                organiser_tokens::can_read_orders,
-                organiser_tokens::can_change_orders,
-                organiser_tokens::can_sell_for_buyer,
+                PERMISSION_COLUMNS,
                 organiser_tokens::ticket_ids,
             ))
             .first(&mut conn)
             .await
             .optional()
             .map_err(|e| unavailable(e.into()))?;
-        let Some((token_id, organiser_id, organiser, stored, create, read, change, sells, ids)) =
-            row
-        else {
+        let Some((token_id, organiser_id, organiser, stored, flags, ids)) = row else {
             return Err(TokenRefusal::Invalid);
         };
         if !hash.matches(&stored) {
@@ -179,12 +216,7 @@ impl TokenStore {
             token_id,
             organiser_id,
             organiser,
-            permissions: Permissions {
-                create_tickets: create,
-                read_orders: read,
-                change_orders: change,
-                sell_for_buyer: sells,
-            },
+            permissions: Permissions::from_columns(flags),
             scope: TicketScope::from_column(ids),
         })
     }
@@ -207,16 +239,6 @@ pub async fn create(
     let mut conn = pool.get().await.map_err(StorageError::from)?;
     let record = conn
         .transaction::<_, CreateFailure, _>(async |conn| {
-            if let TicketScope::Listed(ids) = scope {
-                let found: Vec<i64> = tickets::table
-                    .filter(tickets::id.eq_any(ids))
-                    .select(tickets::id)
-                    .load(conn)
-                    .await?;
-                if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
-                    return Err(CreateFailure::NoSuchTicket(*missing));
-                }
-            }
             let organiser_id: i64 = diesel::insert_into(organisers::table)
                 .values(organisers::name.eq(organiser))
                 .on_conflict(organisers::name)
@@ -225,15 +247,23 @@ pub async fn create(
                 .returning(organisers::id)
                 .get_result(conn)
                 .await?;
+            if let TicketScope::Listed(ids) = scope {
+                let found: Vec<i64> = tickets::table
+                    .filter(tickets::id.eq_any(ids))
+                    .filter(tickets::organiser_id.eq(organiser_id))
+                    .select(tickets::id)
+                    .load(conn)
+                    .await?;
+                if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
+                    return Err(CreateFailure::NoSuchTicket(*missing));
+                }
+            }
             let (id, created_at): (i64, DateTime<Utc>) =
                 diesel::insert_into(organiser_tokens::table)
                     .values((
                         organiser_tokens::organiser_id.eq(organiser_id),
                         organiser_tokens::secret_hash.eq(hash.as_bytes().as_slice()),
-                        organiser_tokens::can_create_tickets.eq(permissions.create_tickets),
-                        organiser_tokens::can_read_orders.eq(permissions.read_orders),
-                        organiser_tokens::can_change_orders.eq(permissions.change_orders),
-                        organiser_tokens::can_sell_for_buyer.eq(permissions.sell_for_buyer),
+                        permissions.to_columns(),
                         organiser_tokens::ticket_ids.eq(scope.to_column()),
                     ))
                     .returning((organiser_tokens::id, organiser_tokens::created_at))
@@ -273,10 +303,7 @@ impl From<diesel::result::Error> for CreateFailure {
 type ListedRow = (
     i64,
     String,
-    bool,
-    bool,
-    bool,
-    bool,
+    PermissionFlags,
     Option<Vec<i64>>,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
@@ -291,10 +318,7 @@ pub async fn list(pool: &Pool) -> Result<Vec<TokenRecord>, StorageError> {
         .select((
             organiser_tokens::id,
             organisers::name,
-            organiser_tokens::can_create_tickets,
-            organiser_tokens::can_read_orders,
-            organiser_tokens::can_change_orders,
-            organiser_tokens::can_sell_for_buyer,
+            PERMISSION_COLUMNS,
             organiser_tokens::ticket_ids,
             organiser_tokens::created_at,
             organiser_tokens::revoked_at,
@@ -304,20 +328,13 @@ pub async fn list(pool: &Pool) -> Result<Vec<TokenRecord>, StorageError> {
     Ok(rows
         .into_iter()
         .map(
-            |(id, organiser, create, read, change, sell, ids, created_at, revoked_at)| {
-                TokenRecord {
-                    id,
-                    organiser,
-                    permissions: Permissions {
-                        create_tickets: create,
-                        read_orders: read,
-                        change_orders: change,
-                        sell_for_buyer: sell,
-                    },
-                    scope: TicketScope::from_column(ids),
-                    created_at,
-                    revoked_at,
-                }
+            |(id, organiser, flags, ids, created_at, revoked_at)| TokenRecord {
+                id,
+                organiser,
+                permissions: Permissions::from_columns(flags),
+                scope: TicketScope::from_column(ids),
+                created_at,
+                revoked_at,
             },
         )
         .collect())

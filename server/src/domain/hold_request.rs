@@ -9,7 +9,9 @@ use super::{InvalidField, Quantity, field};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HoldRequest {
     pub quantity: Quantity,
-    pub user_id: Uuid,
+    /// The buyer the body names, if it names one (who the buyer is depends
+    /// on the caller too: `api::access`).
+    pub named_buyer: Option<Uuid>,
     /// How long the buyer asked for, if they did.
     pub ttl: Option<HoldTtl>,
 }
@@ -71,7 +73,7 @@ impl TryFrom<models::HoldCreate> for HoldRequest {
         match (quantity, ttl) {
             (Ok(quantity), Ok(ttl)) => Ok(Self {
                 quantity,
-                user_id: request.user_id,
+                named_buyer: request.user_id,
                 ttl,
             }),
             (quantity, ttl) => Err([quantity.err(), ttl.err()].into_iter().flatten().collect()),
@@ -88,7 +90,7 @@ mod tests {
     fn request(quantity: u32, ttl_seconds: Option<u32>) -> models::HoldCreate {
         models::HoldCreate {
             quantity,
-            user_id: Uuid::nil(),
+            user_id: Some(Uuid::nil()),
             ttl_seconds,
         }
     }

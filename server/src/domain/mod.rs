@@ -19,7 +19,7 @@ pub use allocation::Allocation;
 pub use hold_request::{HoldLifetimes, HoldRequest, HoldTtl};
 pub use new_ticket::NewTicket;
 pub use purchase_cursor::PurchaseCursor;
-pub use purchase_request::PurchaseRequest;
+pub use purchase_request::{PurchaseBody, PurchaseRequest};
 pub use quantity::Quantity;
 pub use ticket_id::TicketId;
 pub use ticket_text::{TicketDescription, TicketName};

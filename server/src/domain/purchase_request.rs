@@ -7,17 +7,27 @@ use super::{InvalidField, Quantity, field};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurchaseRequest {
     pub quantity: Quantity,
-    /// The buyer; any UUID the client's identity system gave it.
+    /// The buyer: a buyer token's, or the one an organiser (or anyone, with
+    /// `AUTH_MODE=open`) names.
     pub user_id: Uuid,
 }
 
-impl TryFrom<models::PurchaseCreate> for PurchaseRequest {
+/// A purchase's body, every field valid: who the buyer is depends on the
+/// caller too (`api::access`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurchaseBody {
+    pub quantity: Quantity,
+    /// The buyer the body names, if it names one.
+    pub named_buyer: Option<Uuid>,
+}
+
+impl TryFrom<models::PurchaseCreate> for PurchaseBody {
     type Error = Vec<InvalidField>;
 
     fn try_from(request: models::PurchaseCreate) -> Result<Self, Self::Error> {
         Ok(Self {
             quantity: field("quantity", request.quantity).map_err(|e| vec![e])?,
-            user_id: request.user_id,
+            named_buyer: request.user_id,
         })
     }
 }
@@ -34,17 +44,16 @@ mod tests {
     #[case::at_limit(2_147_483_647)]
     #[case::over_limit(2_147_483_648)]
     fn the_domain_agrees_with_the_spec(#[case] quantity: u32) {
-        let request = models::PurchaseCreate::new(quantity, Uuid::nil());
+        let request = models::PurchaseCreate::new(quantity);
         assert_eq!(
-            PurchaseRequest::try_from(request.clone()).is_ok(),
+            PurchaseBody::try_from(request.clone()).is_ok(),
             request.validate().is_ok()
         );
     }
 
     #[test]
     fn a_zero_quantity_names_the_field() {
-        let errors = PurchaseRequest::try_from(models::PurchaseCreate::new(0, Uuid::nil()))
-            .expect_err("invalid");
+        let errors = PurchaseBody::try_from(models::PurchaseCreate::new(0)).expect_err("invalid");
         assert_eq!(
             errors,
             [InvalidField {

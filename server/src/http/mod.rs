@@ -25,6 +25,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
     ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, WARNING,
+    WWW_AUTHENTICATE,
 };
 use hyper::service::Service as _;
 use hyper::{Method, Request, Response, StatusCode};
@@ -42,6 +43,7 @@ use route::Route;
 
 use crate::answers::problem::{self, ProblemKind};
 use crate::api::TicketsApi;
+use crate::auth::{AuthRefusal, Authenticator, Caller};
 use crate::metrics::Metrics;
 use crate::telemetry;
 
@@ -71,6 +73,8 @@ pub struct EdgeSettings {
     pub trusted_proxies: TrustedProxies,
     /// The rate limits, unless turned off.
     pub rate_limits: Option<RateLimitSettings>,
+    /// Checks credentials; `None` with `AUTH_MODE=open`.
+    pub authenticator: Option<Arc<Authenticator>>,
 }
 
 /// Serves one request through the generated server.
@@ -82,6 +86,7 @@ pub struct Edge {
     cors: AllowedOrigins,
     trusted_proxies: TrustedProxies,
     rate_limits: Option<Arc<RateLimits>>,
+    authenticator: Option<Arc<Authenticator>>,
     access_log: Arc<AccessLog>,
 }
 
@@ -107,6 +112,7 @@ impl Edge {
             rate_limits: settings
                 .rate_limits
                 .map(|limits| Arc::new(RateLimits::new(limits))),
+            authenticator: settings.authenticator,
             access_log: Arc::new(access_log),
         }
     }
@@ -180,6 +186,14 @@ impl Edge {
         if parts.method == Method::HEAD && route.answers_get() {
             parts.method = Method::GET;
         }
+        let caller = if route.needs_credentials(&parts.method) {
+            match self.caller(&parts.headers).await {
+                Ok(caller) => caller,
+                Err(refused) => return refused,
+            }
+        } else {
+            Caller::Anonymous
+        };
         if parts.method == Method::POST && route.takes_json_body() && !is_json(&parts.headers) {
             return problem_response(
                 &ProblemKind::UnsupportedMediaType
@@ -193,14 +207,16 @@ impl Edge {
             Err(problem) => return problem_response(&problem),
         };
 
-        if let (Some(limits), Some(buyer)) = (&self.rate_limits, buyer(route, &parts.method, &body))
+        if let Some(limits) = &self.rate_limits
+            && route.is_buyers_order(&parts.method)
+            && let Some(buyer) = buyer(&caller, &body)
             && let Some(refused) = self.refused(&limits.buyer, &buyer)
         {
             return refused;
         }
 
         let request = Request::from_parts(parts, Full::new(body.clone()));
-        let context = RequestContext::new(request_id.to_owned());
+        let context = RequestContext::new(request_id.to_owned(), caller);
         let mut response = match self.generated.call((request, context)).await {
             Ok(response) => response,
             Err(error) => {
@@ -223,6 +239,51 @@ impl Edge {
 }
 
 impl Edge {
+    /// Who the request's `Authorization` speaks for, or the 401 (503 when
+    /// credentials cannot be checked now) that answers it.
+    async fn caller(&self, headers: &HeaderMap) -> Result<Caller, Response<Body>> {
+        let Some(authenticator) = &self.authenticator else {
+            return Ok(Caller::Open);
+        };
+        // A header that is not visible ASCII is no token.
+        let authorization = headers
+            .get(hyper::header::AUTHORIZATION)
+            .map(|value| value.to_str().unwrap_or_default());
+        match authenticator.authenticate(authorization).await {
+            Ok(principal) => Ok(principal.into()),
+            Err(refusal) => Err(self.unauthenticated(&refusal)),
+        }
+    }
+
+    fn unauthenticated(&self, refusal: &AuthRefusal) -> Response<Body> {
+        if refusal.is_unavailable() {
+            tracing::warn!(error = %refusal, "credentials could not be checked");
+            return problem_response(
+                &ProblemKind::Unavailable
+                    .with_detail("Credentials cannot be checked now; try again later"),
+            );
+        }
+        self.metrics
+            .auth_refused
+            .with_label_values(&[refusal.label()])
+            .inc();
+        let (detail, challenge) = match refusal {
+            AuthRefusal::Missing => (
+                "This operation needs a bearer token in the Authorization header".to_owned(),
+                "Bearer realm=\"tickets\"",
+            ),
+            refusal => (
+                format!("The bearer token was refused: {refusal}"),
+                "Bearer realm=\"tickets\", error=\"invalid_token\"",
+            ),
+        };
+        let mut response = problem_response(&ProblemKind::Unauthenticated.with_detail(detail));
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        response
+    }
+
     /// The 429 for a request past `limit` for `key`, if it is.
     fn refused<K: std::hash::Hash + Eq + Clone>(
         &self,
@@ -280,21 +341,22 @@ impl Edge {
 const RATE_LIMIT: HeaderName = HeaderName::from_static("ratelimit");
 const RATE_LIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
-/// The buyer a purchase or a hold is for, as its body names it, for the
-/// per-buyer limit; `None` for other requests and for bodies without one
-/// (the generated server refuses those).
-fn buyer(route: Route<'_>, method: &Method, body: &[u8]) -> Option<uuid::Uuid> {
+/// The buyer an order is for, for the per-buyer limit: the token's buyer;
+/// with `AUTH_MODE=open`, the one the body names (the generated server
+/// refuses a body without one). An organiser's orders (the box office) are
+/// limited per address only.
+fn buyer(caller: &Caller, body: &[u8]) -> Option<uuid::Uuid> {
     #[derive(serde::Deserialize)]
-    struct Buyer {
+    struct Named {
         user_id: uuid::Uuid,
     }
-    let buys = matches!(route, Route::Purchases { .. } | Route::Holds { .. });
-    if !(buys && method == Method::POST) {
-        return None;
+    match caller {
+        Caller::Buyer(buyer) => Some(buyer.user_id),
+        Caller::Open => serde_json::from_slice::<Named>(body)
+            .ok()
+            .map(|named| named.user_id),
+        Caller::Organiser(_) | Caller::Anonymous => None,
     }
-    serde_json::from_slice::<Buyer>(body)
-        .ok()
-        .map(|b| b.user_id)
 }
 
 /// A problem for an error the generated server answered in its own format.

@@ -1,3 +1,5 @@
+use hyper::Method;
+
 /// The routes, as far as the edge needs to know them: to check bodies, to
 /// explain the generated server's refusals and to label metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +102,34 @@ impl<'a> Route<'a> {
         }
     }
 
+    /// Whether `method` on this route is an operation that needs
+    /// credentials (the spec's `security` is not empty): every operation on
+    /// orders, creating tickets and `/metrics`. Other methods go on to the
+    /// generated server's 405.
+    pub fn needs_credentials(self, method: &Method) -> bool {
+        match self {
+            Self::Tickets
+            | Self::TicketsLegacy
+            | Self::Holds { .. }
+            | Self::ConfirmHold { .. }
+            | Self::CancelPurchase { .. } => method == Method::POST,
+            Self::Purchases { .. } => method == Method::POST || method == Method::GET,
+            Self::Hold { .. } => method == Method::GET || method == Method::DELETE,
+            Self::Purchase { .. } => method == Method::GET,
+            Self::Fixed(path) => path == "/metrics" && method == Method::GET,
+            Self::Ticket { .. } | Self::Other => false,
+        }
+    }
+
+    /// Whether `method` on this route buys or holds for a buyer: what the
+    /// per-buyer rate limit counts.
+    pub fn is_buyers_order(self, method: &Method) -> bool {
+        matches!(
+            self,
+            Self::Purchases { .. } | Self::Holds { .. } | Self::ConfirmHold { .. }
+        ) && method == Method::POST
+    }
+
     /// Whether the route answers GET (and so HEAD).
     pub fn answers_get(self) -> bool {
         self.allowed_methods()
@@ -141,5 +171,32 @@ mod tests {
     ) {
         assert_eq!(Route::of(path), route);
         assert_eq!(route.template(), template);
+    }
+
+    /// The operations the spec declares with `security`, by route and method.
+    #[rstest]
+    #[case("/tickets", Method::POST, true)]
+    #[case("/ticketsuser", Method::POST, true)]
+    #[case("/tickets/7", Method::GET, false)]
+    #[case("/tickets/7/purchases", Method::POST, true)]
+    #[case("/tickets/7/purchases", Method::GET, true)]
+    #[case("/tickets/7/purchases", Method::DELETE, false)]
+    #[case("/tickets/7/purchases/u", Method::GET, true)]
+    #[case("/tickets/7/purchases/u/cancel", Method::POST, true)]
+    #[case("/tickets/7/holds", Method::POST, true)]
+    #[case("/tickets/7/holds/h", Method::GET, true)]
+    #[case("/tickets/7/holds/h", Method::DELETE, true)]
+    #[case("/tickets/7/holds/h/confirm", Method::POST, true)]
+    #[case("/metrics", Method::GET, true)]
+    #[case("/healthz", Method::GET, false)]
+    #[case("/livez", Method::GET, false)]
+    #[case("/openapi.json", Method::GET, false)]
+    #[case("/docs", Method::GET, false)]
+    fn operations_that_need_credentials_are_known(
+        #[case] path: &str,
+        #[case] method: Method,
+        #[case] needs: bool,
+    ) {
+        assert_eq!(Route::of(path).needs_credentials(&method), needs);
     }
 }

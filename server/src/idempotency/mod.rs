@@ -26,19 +26,29 @@ pub use key::IdempotencyKey;
 
 use crate::domain::orders::OrderKey;
 
-/// The key `key` of the request `method path` with `body`, as an order or
-/// a ticket creation carries it.
-pub fn keyed(key: &IdempotencyKey, method: &str, path: &str, body: &impl Serialize) -> OrderKey {
+/// The key `key` of the request `method path` with `body`, sent by
+/// `caller` (its audit name), as an order or a ticket creation carries it.
+pub fn keyed(
+    key: &IdempotencyKey,
+    caller: &str,
+    method: &str,
+    path: &str,
+    body: &impl Serialize,
+) -> OrderKey {
     OrderKey {
         key: key.as_str().to_owned(),
-        fingerprint: fingerprint(method, path, body),
+        fingerprint: fingerprint(caller, method, path, body),
     }
 }
 
-/// What identifies a request for its idempotency key: the method, the path
-/// and the parsed body, so that formatting does not matter but any field does.
-pub fn fingerprint(method: &str, path: &str, body: &impl Serialize) -> String {
+/// What identifies a request for its idempotency key: who sent it, the
+/// method, the path and the parsed body, so that formatting does not matter
+/// but any field does. A key another caller used answers 422 and never
+/// replays that caller's answer.
+pub fn fingerprint(caller: &str, method: &str, path: &str, body: &impl Serialize) -> String {
     let mut hasher = Sha256::new();
+    hasher.update(caller.as_bytes());
+    hasher.update(b"\n");
     hasher.update(method.as_bytes());
     hasher.update(b" ");
     hasher.update(path.as_bytes());
@@ -54,14 +64,22 @@ mod tests {
 
     #[test]
     fn fingerprints_tell_requests_apart() {
-        let body = models::PurchaseCreate::new(1, uuid::Uuid::nil());
-        let other = models::PurchaseCreate::new(2, uuid::Uuid::nil());
-        let a = fingerprint("POST", "/tickets/1/purchases", &body);
+        let body = models::PurchaseCreate::new(1);
+        let other = models::PurchaseCreate::new(2);
+        let buyer = "buyer:alice";
+        let a = fingerprint(buyer, "POST", "/tickets/1/purchases", &body);
         assert_eq!(
             a,
-            fingerprint("POST", "/tickets/1/purchases", &body.clone())
+            fingerprint(buyer, "POST", "/tickets/1/purchases", &body.clone())
         );
-        assert_ne!(a, fingerprint("POST", "/tickets/1/purchases", &other));
-        assert_ne!(a, fingerprint("POST", "/tickets/2/purchases", &body));
+        assert_ne!(
+            a,
+            fingerprint(buyer, "POST", "/tickets/1/purchases", &other)
+        );
+        assert_ne!(a, fingerprint(buyer, "POST", "/tickets/2/purchases", &body));
+        assert_ne!(
+            a,
+            fingerprint("buyer:bob", "POST", "/tickets/1/purchases", &body)
+        );
     }
 }

@@ -69,7 +69,7 @@ pub fn answer_template(order: &Order, id: Uuid) -> Option<StoredResponse> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::orders::{Action, OrderKey};
+    use crate::domain::orders::{Action, Actor, OrderKey};
     use crate::domain::{PurchaseRequest, Quantity, TicketId};
 
     fn keyed(action: Action) -> Order {
@@ -80,6 +80,7 @@ mod tests {
                 key: "k".to_owned(),
                 fingerprint: "f".to_owned(),
             }),
+            by: Actor::AnyBuyer,
         }
     }
 

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel::query_builder::QueryFragment;
 use diesel_async::methods::LoadQuery;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
 
 use super::schema::{purchases, tickets};
 use super::{Pool, StorageError, read};
@@ -15,13 +16,13 @@ use crate::domain::{PurchaseCursor, TicketId};
 #[derive(Debug, Clone, Copy, Queryable, Selectable)]
 #[diesel(table_name = purchases, check_for_backend(diesel::pg::Pg))]
 pub(super) struct PurchaseRow {
-    id: uuid::Uuid,
+    id: Uuid,
     ticket_id: i64,
-    user_id: uuid::Uuid,
+    user_id: Uuid,
     quantity: i32,
     purchased_at: DateTime<Utc>,
     seq: i64,
-    hold_id: Option<uuid::Uuid>,
+    hold_id: Option<Uuid>,
     cancelled_at: Option<DateTime<Utc>>,
 }
 
@@ -52,7 +53,7 @@ pub struct PurchasePage {
 pub async fn find_purchase(
     pool: &Pool,
     ticket: TicketId,
-    purchase_id: uuid::Uuid,
+    purchase_id: Uuid,
 ) -> Result<Option<PurchaseRecord>, StorageError> {
     read(pool, |conn| {
         Box::pin(async move {
@@ -76,13 +77,14 @@ pub async fn list_purchases(
     ticket: TicketId,
     limit: u32,
     after: Option<PurchaseCursor>,
+    buyer: Option<Uuid>,
 ) -> Result<Option<PurchasePage>, StorageError> {
     read(pool, |conn| {
         Box::pin(async move {
             // One more than the page holds, to know whether another page follows.
             let after = after.map_or(0, PurchaseCursor::seq);
             let mut purchases: Vec<PurchaseRow> =
-                page_query(ticket.get(), after, i64::from(limit) + 1)
+                page_query(ticket.get(), after, i64::from(limit) + 1, buyer)
                     .load(conn)
                     .await?;
             if purchases.is_empty() {
@@ -106,18 +108,27 @@ pub async fn list_purchases(
     .await
 }
 
-/// Up to `rows` purchases of `ticket` numbered after `after`, in number
-/// order: a keyset page, read from the `(ticket_id, seq)` index.
+/// Up to `rows` purchases of `ticket` numbered after `after` (only
+/// `buyer`'s, if given), in number order: a keyset page, read from the
+/// `(ticket_id, seq)` index. A buyer's page filters the ticket's purchases
+/// as it goes: buyers list rarely, and an index for it would cost every
+/// purchase.
 pub(super) fn page_query(
     ticket: i64,
     after: i64,
     rows: i64,
+    buyer: Option<Uuid>,
 ) -> impl LoadQuery<'static, AsyncPgConnection, PurchaseRow> + QueryFragment<diesel::pg::Pg> + Send
 {
-    purchases::table
+    let mut query = purchases::table
         .filter(purchases::ticket_id.eq(ticket))
         .filter(purchases::seq.gt(after))
         .order(purchases::seq)
         .limit(rows)
         .select(PurchaseRow::as_select())
+        .into_boxed();
+    if let Some(buyer) = buyer {
+        query = query.filter(purchases::user_id.eq(buyer));
+    }
+    query
 }

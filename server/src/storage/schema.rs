@@ -12,6 +12,7 @@ diesel::table! {
         held -> Int4,
         max_per_purchase -> Nullable<Int4>,
         max_per_user -> Nullable<Int4>,
+        organiser_id -> Nullable<Int8>,
     }
 }
 
@@ -83,11 +84,13 @@ diesel::table! {
         ticket_ids -> Nullable<Array<Int8>>,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        can_read_metrics -> Bool,
     }
 }
 
 diesel::joinable!(purchases -> tickets (ticket_id));
 diesel::joinable!(organiser_tokens -> organisers (organiser_id));
+diesel::joinable!(tickets -> organisers (organiser_id));
 diesel::joinable!(holds -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
     tickets,

@@ -77,18 +77,24 @@ fn ticket_from_row(row: TicketRow) -> Ticket {
 }
 
 /// Creates a ticket with all of its allocation left to buy.
-pub async fn create_ticket(pool: &Pool, ticket: &NewTicket) -> Result<Ticket, StorageError> {
+pub async fn create_ticket(
+    pool: &Pool,
+    ticket: &NewTicket,
+    organiser: Option<i64>,
+) -> Result<Ticket, StorageError> {
     let mut conn = pool.get().await?;
-    Ok(create_ticket_on(&mut conn, ticket).await?)
+    Ok(create_ticket_on(&mut conn, ticket, organiser).await?)
 }
 
 /// [`create_ticket`] on a connection the caller holds.
 pub async fn create_ticket_on(
     conn: &mut AsyncPgConnection,
     ticket: &NewTicket,
+    organiser: Option<i64>,
 ) -> QueryResult<Ticket> {
     diesel::insert_into(tickets::table)
         .values((
+            tickets::organiser_id.eq(organiser),
             tickets::name.eq(ticket.name.as_str()),
             tickets::description.eq(ticket.description.as_str()),
             tickets::allocation.eq(ticket.allocation.get()),
@@ -110,6 +116,22 @@ pub async fn create_ticket_on(
         .get_result::<TicketRow>(conn)
         .await
         .map(ticket_from_row)
+}
+
+/// Whose ticket `ticket` is: `None` if there is no such ticket, else its
+/// organiser (`None` for a ticket made with `AUTH_MODE=open`). A ticket's
+/// organiser never changes, so an answer stays true.
+pub async fn organiser_of(
+    pool: &Pool,
+    ticket: TicketId,
+) -> Result<Option<Option<i64>>, StorageError> {
+    let mut conn = pool.get().await?;
+    Ok(tickets::table
+        .find(ticket.get())
+        .select(tickets::organiser_id)
+        .first(&mut conn)
+        .await
+        .optional()?)
 }
 
 /// Reads of tickets by id: all the reads waiting when a connection is free

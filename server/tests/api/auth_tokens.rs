@@ -9,22 +9,13 @@ use sha2::{Digest, Sha256};
 use tickets_server::auth::{
     self, OrganiserToken, Permissions, Revocation, TicketScope, TokenRefusal, TokenStore,
 };
-use tickets_server::storage::{Pool, PoolSettings, build_pool, run_pending_migrations};
+use tickets_server::storage::Pool;
 use tokio::process::Command;
 
 use crate::helpers::{TestApp, TestDatabase};
 
 async fn pool(db: &TestDatabase) -> Pool {
-    let pool = build_pool(
-        &db.url,
-        PoolSettings {
-            max_size: 2,
-            connect_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_secs(5),
-        },
-    );
-    run_pending_migrations(&pool).await.expect("migrated");
-    pool
+    db.pool().await
 }
 
 fn permissions(list: &str) -> Permissions {
@@ -37,7 +28,26 @@ async fn a_created_token_speaks_for_its_organiser_with_its_permissions_and_scope
     let app = TestApp::start(&db).await;
     let (first, second) = (app.create_ticket(10).await, app.create_ticket(10).await);
     let pool = pool(&db).await;
+    // The organiser's first token; the tickets become theirs, as if that
+    // token had created them.
+    let (general, _) = auth::create(
+        &pool,
+        "Acme Events",
+        permissions("create_tickets"),
+        &TicketScope::AllOfTheOrganisers,
+    )
+    .await
+    .expect("created");
+    db.admin_in_database(
+        "UPDATE tickets SET organiser_id = (SELECT id FROM organisers WHERE name = 'Acme Events')",
+    )
+    .await;
     let scope = TicketScope::Listed(vec![first, second]);
+    let rival = auth::create(&pool, "Rival", permissions("read_orders"), &scope).await;
+    assert!(
+        matches!(rival, Err(auth::CreateError::NoSuchTicket(id)) if id == first),
+        "another organiser's tickets cannot be listed: {rival:?}"
+    );
     let (token, record) = auth::create(
         &pool,
         "Acme Events",
@@ -59,16 +69,11 @@ async fn a_created_token_speaks_for_its_organiser_with_its_permissions_and_scope
     assert_eq!(principal.scope, scope);
     assert!(principal.scope.covers(first) && !principal.scope.covers(second + 1));
 
-    // A second token of the same organiser shares the organiser.
-    let (other, _) = auth::create(
-        &pool,
-        "Acme Events",
-        permissions("create_tickets"),
-        &TicketScope::AllOfTheOrganisers,
-    )
-    .await
-    .expect("created");
-    let other = store.authenticate(other.expose()).await.expect("accepted");
+    // Both tokens of the organiser share the organiser.
+    let other = store
+        .authenticate(general.expose())
+        .await
+        .expect("accepted");
     assert_eq!(other.organiser_id, principal.organiser_id);
     assert_eq!(other.scope, TicketScope::AllOfTheOrganisers);
 }

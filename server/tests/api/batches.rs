@@ -6,7 +6,9 @@ use std::time::Duration;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
-use tickets_server::domain::orders::{Action, Decided, Order, OrderKey, Outcome, PurchaseRecord};
+use tickets_server::domain::orders::{
+    Action, Actor, Decided, Order, OrderKey, Outcome, PurchaseRecord,
+};
 use tickets_server::domain::{PurchaseRequest, Quantity, TicketId};
 use tickets_server::storage::{self, BatchRunner, OrderBatches, StorageError};
 
@@ -79,6 +81,7 @@ fn order(ticket: i64, quantity: u32, buyer: &str) -> Order {
         ticket: TicketId::try_from(ticket).expect("an id"),
         action: Action::Purchase(request(quantity, buyer)),
         key: None,
+        by: Actor::AnyBuyer,
     }
 }
 

@@ -4,7 +4,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tickets_server::config::Config;
+use tickets_server::config::{AuthSettings, Config};
 use tickets_server::startup::Application;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -35,6 +35,22 @@ impl TestDatabase {
             name,
             url,
         }
+    }
+
+    /// A small pool on the database, migrated: for calling the server's
+    /// library directly, as its CLI does.
+    pub async fn pool(&self) -> tickets_server::storage::Pool {
+        use tickets_server::storage::{PoolSettings, build_pool, run_pending_migrations};
+        let pool = build_pool(
+            &self.url,
+            PoolSettings {
+                max_size: 2,
+                connect_timeout: Duration::from_secs(5),
+                statement_timeout: Duration::from_secs(5),
+            },
+        );
+        run_pending_migrations(&pool).await.expect("migrated");
+        pool
     }
 
     pub async fn connect(&self) -> AsyncPgConnection {
@@ -146,6 +162,15 @@ impl TestApp {
     }
 
     pub async fn start_with(db: &TestDatabase, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_auth(db, &AuthSettings::Open, adjust).await
+    }
+
+    /// Starts a server that authenticates requests as `auth` says.
+    pub async fn start_with_auth(
+        db: &TestDatabase,
+        auth: &AuthSettings,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         init_test_logging();
         let mut config = Config::from_lookup(|name| match name {
             "DATABASE_URL" => Some(db.url.clone()),
@@ -158,7 +183,7 @@ impl TestApp {
         })
         .expect("test configuration");
         adjust(&mut config);
-        let app = Application::build(&config)
+        let app = Application::build(&config, auth)
             .await
             .expect("starting the server");
         let address = format!("http://{}", app.local_addr());

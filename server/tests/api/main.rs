@@ -30,6 +30,7 @@ mod metrics;
 mod model;
 mod oidc_provider;
 mod overload;
+mod owasp;
 mod process;
 mod purchase_records;
 mod purchases;

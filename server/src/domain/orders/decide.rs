@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::rules::Rule;
 use super::{
-    Action, Decided, HoldRecord, HoldStatus, Limit, Order, OrderKey, Outcome, PurchaseRecord,
-    StoredResponse,
+    Action, Actor, Decided, HoldRecord, HoldStatus, Limit, Order, OrderKey, Outcome,
+    PurchaseRecord, StoredResponse,
 };
 
 /// An answer stored under a key, as read for a batch.
@@ -218,7 +218,7 @@ impl Books {
                 self.writes.new_holds.push(hold);
                 Outcome::Held(hold)
             }
-            Action::Confirm { hold } => match self.hold_of(ticket, hold) {
+            Action::Confirm { hold } => match self.hold_of(ticket, hold, order.by) {
                 None => Outcome::UnknownHold,
                 Some(hold) => match hold.status {
                     HoldStatus::Held => {
@@ -236,7 +236,7 @@ impl Books {
                     status => hold_unavailable(status, &hold),
                 },
             },
-            Action::Release { hold } => match self.hold_of(ticket, hold) {
+            Action::Release { hold } => match self.hold_of(ticket, hold, order.by) {
                 None => Outcome::UnknownHold,
                 Some(hold) => match hold.status {
                     HoldStatus::Held => {
@@ -253,7 +253,7 @@ impl Books {
                 let Some(record) = self.purchases.get(&purchase).copied() else {
                     return Outcome::UnknownPurchase;
                 };
-                if record.ticket_id != ticket {
+                if record.ticket_id != ticket || !order.by.acts_for(record.user_id) {
                     return Outcome::UnknownPurchase;
                 }
                 if record.cancelled_at.is_some() {
@@ -322,11 +322,11 @@ impl Books {
             })
     }
 
-    /// The hold `id` of `ticket`, as it stands now.
-    fn hold_of(&self, ticket: i64, id: Uuid) -> Option<HoldRecord> {
+    /// The hold `id` of `ticket`, as it stands now, if `by` may act on it.
+    fn hold_of(&self, ticket: i64, id: Uuid, by: Actor) -> Option<HoldRecord> {
         self.holds
             .get(&id)
-            .filter(|hold| hold.ticket_id == ticket)
+            .filter(|hold| hold.ticket_id == ticket && by.acts_for(hold.user_id))
             .copied()
     }
 
@@ -434,6 +434,7 @@ mod tests {
             ticket: TicketId::try_from(T).expect("an id"),
             action,
             key: None,
+            by: Actor::AnyBuyer,
         }
     }
 
@@ -492,6 +493,22 @@ mod tests {
             expires_at: read.now + chrono::Duration::minutes(minutes_left),
             purchase_id: (status == HoldStatus::Confirmed).then(|| Uuid::from_bytes([99; 16])),
         }
+    }
+
+    /// A purchase of `quantity` by buyer `user`, stored: as read for a batch.
+    fn a_purchase(read: &mut Read, quantity: i32, user: u8) -> PurchaseRecord {
+        let bought = PurchaseRecord {
+            id: Uuid::from_bytes([5; 16]),
+            ticket_id: T,
+            user_id: buyer(user),
+            quantity,
+            purchased_at: read.now,
+            seq: 4,
+            hold_id: None,
+            cancelled_at: None,
+        };
+        read.purchases.insert(bought.id, bought);
+        bought
     }
 
     fn run(orders: &[Order], read: &Read) -> (Vec<Decided>, Writes) {
@@ -661,17 +678,7 @@ mod tests {
     #[test]
     fn a_cancellation_gives_the_tickets_back_once() {
         let mut read = read(ticket(3, 0));
-        let bought = PurchaseRecord {
-            id: Uuid::from_bytes([5; 16]),
-            ticket_id: T,
-            user_id: buyer(7),
-            quantity: 2,
-            purchased_at: read.now,
-            seq: 4,
-            hold_id: None,
-            cancelled_at: None,
-        };
-        read.purchases.insert(bought.id, bought);
+        let bought = a_purchase(&mut read, 2, 7);
         let cancel = || {
             order(Action::Cancel {
                 purchase: bought.id,
@@ -684,6 +691,28 @@ mod tests {
         );
         assert_eq!(writes.cancelled, [bought.id]);
         assert_eq!(books(&read, &writes), (0, 0));
+    }
+
+    #[test]
+    fn a_buyer_changes_only_their_own_purchases_and_holds() {
+        let mut read = read(ticket(3, 2));
+        let bought = a_purchase(&mut read, 2, 7);
+        let held = a_hold(&read, 6, 2, 7, HoldStatus::Held, 5);
+        read.holds.insert(held.id, held);
+        let by = |user, action| Order {
+            by: Actor::Buyer(buyer(user)),
+            ..order(action)
+        };
+        let cancel = Action::Cancel {
+            purchase: bought.id,
+        };
+        let confirm = Action::Confirm { hold: held.id };
+        let release = Action::Release { hold: held.id };
+        let (decided, writes) = run(&[by(8, cancel), by(8, confirm), by(8, release)], &read);
+        assert_eq!(shape(&decided), ["no purchase", "no hold", "no hold"]);
+        assert!(writes.is_empty(), "{writes:?}");
+        let (decided, _) = run(&[by(7, cancel), by(7, release)], &read);
+        assert_eq!(shape(&decided), ["cancelled 2", "released"]);
     }
 
     #[rstest]

@@ -30,6 +30,29 @@ pub struct Order {
     pub action: Action,
     /// The idempotency key it was sent with, if any.
     pub key: Option<OrderKey>,
+    /// Whose purchases and holds it may confirm, release or cancel.
+    pub by: Actor,
+}
+
+/// Who an order acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// Any buyer: an organiser on its own tickets, the server giving back
+    /// expired holds, or anyone with `AUTH_MODE=open`.
+    AnyBuyer,
+    /// This buyer only: another buyer's purchase or hold is as unknown to
+    /// the order as one that does not exist.
+    Buyer(Uuid),
+}
+
+impl Actor {
+    /// Whether the order may change `buyer`'s purchases and holds.
+    pub fn acts_for(self, buyer: Uuid) -> bool {
+        match self {
+            Self::AnyBuyer => true,
+            Self::Buyer(own) => own == buyer,
+        }
+    }
 }
 
 impl Order {

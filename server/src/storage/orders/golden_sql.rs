@@ -62,5 +62,9 @@ fn golden_sql_of_the_reads() {
         "tickets_with_expired_holds",
         &holds::TicketsWithExpiredHolds::default(),
     );
-    assert_sql("purchases_page", &purchases::page_query(1, 0, 51));
+    assert_sql("purchases_page", &purchases::page_query(1, 0, 51, None));
+    assert_sql(
+        "buyers_purchases_page",
+        &purchases::page_query(1, 0, 51, Some(uuid::Uuid::nil())),
+    );
 }
