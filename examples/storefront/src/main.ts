@@ -5,7 +5,6 @@
 // configured one, `?hold_seconds=N` another hold time.
 import { Configuration, HoldsApi, PurchasesApi, ResponseError, TicketsApi } from "../build/client/index.js";
 import type { Hold, Purchase, Ticket } from "../build/client/index.js";
-import { userIdFor } from "./buyer.js";
 import { readable } from "./problems.js";
 import { completeSignIn, currentSession, signIn, signOut } from "./signin.js";
 import type { Session, SignInSettings } from "./signin.js";
@@ -50,18 +49,16 @@ async function main(): Promise<void> {
     const holdSeconds = Number(query.get("hold_seconds") ?? config.holdSeconds ?? 600);
     const session: Session | null = currentSession();
 
-    // Every call carries the buyer's token once signed in: the service
-    // takes the buyer from it.
+    // The client sends the buyer's token to every operation the spec
+    // secures with the buyer's scheme: the service takes the buyer from it.
+    // The organiser's scheme, on the same operations, gets none.
     const api = new Configuration({
         basePath: config.api,
-        headers: session ? { Authorization: `Bearer ${session.accessToken}` } : undefined,
+        accessToken: async (scheme?: string) => (scheme === "buyerToken" && session ? session.accessToken : ""),
     });
     const tickets = new TicketsApi(api);
     const holds = new HoldsApi(api);
     const purchases = new PurchasesApi(api);
-    // The spec still asks for the buyer's user_id in a hold: the one the
-    // token names, worked out as the service does.
-    const userId = session ? await userIdFor(session.issuer, session.subject) : null;
 
     let signedIn = !!session;
     function showAccount(): void {
@@ -161,7 +158,7 @@ async function main(): Promise<void> {
             showPurchase(null);
             showHold(await holds.createHold({
                 id: ticketId,
-                holdCreate: { quantity, userId: userId!, ttlSeconds: holdSeconds },
+                holdCreate: { quantity, ttlSeconds: holdSeconds },
             }));
         });
     });

@@ -16,7 +16,6 @@ export interface SignInSettings {
 
 export interface Session {
     accessToken: string;
-    issuer: string;
     subject: string;
     expiresAt: number;
 }
@@ -119,7 +118,6 @@ export async function completeSignIn(settings: SignInSettings): Promise<boolean>
     const claims = claimsOf(access_token);
     const session: Session = {
         accessToken: access_token,
-        issuer: String(claims.iss),
         subject: String(claims.sub),
         expiresAt: Number(claims.exp) * 1000,
     };
