@@ -64,7 +64,7 @@ issuer=$(sed -n 's/^OIDC_ISSUER=//p' "$scratch/provider.out")
 # How the server learns who the buyer is, the one place to switch: `open`
 # (the body's user_id, no credentials checked) or `oidc` (the buyer's token
 # from the provider above, checked).
-auth=open
+auth=oidc
 case $auth in
     open) auth_settings=(AUTH_MODE=open) ;;
     oidc) auth_settings=(AUTH_MODE=required OIDC_ISSUER="$issuer" OIDC_AUDIENCE="$audience") ;;

@@ -2,10 +2,10 @@
 // buyer would: signs in at the OpenID provider (authorization code with
 // PKCE), holds 2 tickets, confirms, sees the purchase, cancels it; then
 // meets each refusal the page must put in words (over the per-buyer limit,
-// sold out, hold expired, rate limited). Checks the database afterwards
-// with psql, that the console shows no CORS error, and that the same page
-// served from an origin the server does not allow is refused by the
-// browser. Saves a screenshot of the checkout.
+// sold out, hold expired, rate limited, a refused token). Checks the
+// database afterwards with psql, that the console shows no CORS error, and
+// that the same page served from an origin the server does not allow is
+// refused by the browser. Saves a screenshot of the checkout.
 //   node build/js/src/storefront-check.js
 // with, in the environment: API (the server's URL), ISSUER (the OpenID
 // provider's), STOREFRONT (the page's allowed origin), DISALLOWED (the page
@@ -152,6 +152,21 @@ async function checkout(context: BrowserContext, tickets: { main: number; few: n
     }
     check(limited, "12 holds in a row were never rate limited");
     check(/\d+ s\b/.test(await expectMessage(page, "Too many requests")), "the message says not when to retry");
+
+    // A token the service refuses (a character of its signature changed,
+    // where the page keeps it): the buyer is told, and asked to sign in
+    // again.
+    await page.evaluate(() => {
+        const session = JSON.parse(sessionStorage.getItem("storefront.session") ?? "{}");
+        const token: string = session.accessToken;
+        const at = token.length - 10;
+        const spoilt = `${token.slice(0, at)}${token[at] === "A" ? "B" : "A"}${token.slice(at + 1)}`;
+        sessionStorage.setItem("storefront.session", JSON.stringify({ ...session, accessToken: spoilt }));
+    });
+    await open(page, `${storefront}/?ticket=${tickets.main}`);
+    await hold(page, 1);
+    await expectMessage(page, "Unauthenticated");
+    check(await page.isVisible("#sign-in"), "after a refused token the page offers no sign-in");
     return purchaseId;
 }
 
