@@ -7,13 +7,14 @@
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib/tools.sh"
 source "$repo_root/scripts/lib/clients.sh"
-cd "$repo_root/examples/storefront"
+cd "$repo_root"
+storefront=examples/storefront
 
 ensure_node
-ensure_npm_packages .
-generate_client typescript-fetch build/client \
+ensure_npm_packages "$storefront"
+generate_client typescript-fetch "$storefront/build/client" \
     supportsES6=true,hideGenerationTimestamp=true,importFileExtension=.js
-rm -rf dist
-node_modules/.bin/tsc -p .
-cp index.html style.css dist/
-log "storefront built into examples/storefront/dist"
+rm -rf "$storefront/dist"
+"$storefront/node_modules/.bin/tsc" -p "$storefront"
+cp "$storefront/index.html" "$storefront/style.css" "$storefront/dist/"
+log "storefront built into $storefront/dist"
