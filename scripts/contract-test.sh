@@ -25,6 +25,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
 source "$repo_root/scripts/lib/server.sh"
+source "$repo_root/scripts/lib/clients.sh"
 cd "$repo_root"
 
 build=contract/build
@@ -39,17 +40,8 @@ ensure_python_venv contract-venv contract/requirements.txt
 ensure_python_venv python-client-venv contract/python-client/requirements.txt
 ensure_debian_package java openjdk-17-jre-headless
 ensure_debian_package chromium chromium
-command -v node >/dev/null || die "Node.js 20 or later is required (with npm)"
-[[ $(node -p 'process.versions.node.split(".")[0]') -ge 20 ]] ||
-    die "Node.js 20 or later is required, found $(node --version)"
-# Reinstalled only when the pins change; the stamp lives in node_modules so
-# that deleting it forces a clean install.
-npm_stamp=contract/node_modules/.contract-installed
-if ! cat contract/package.json contract/package-lock.json | cmp -s - "$npm_stamp" 2>/dev/null; then
-    log "installing the contract checks' npm packages (npm ci)"
-    (cd contract && npm ci --no-audit --no-fund --loglevel=error)
-    cat contract/package.json contract/package-lock.json >"$npm_stamp"
-fi
+ensure_node
+ensure_npm_packages contract
 bin=contract/node_modules/.bin
 
 # No usage data or update checks from the linter: nothing leaves the machine.
@@ -111,15 +103,6 @@ schemathesis() {
 
 schemathesis_seed() {
     run_schemathesis "$build/schemathesis-seed-$1-junit.xml" --seed "$1" --max-examples "$random_max_examples"
-}
-
-# generate_client GENERATOR DIR PROPERTIES: a client generated from the spec
-# into DIR, its log beside it in DIR-generate.log.
-generate_client() {
-    log "generating the $1 client into $2"
-    openapi-generator-cli generate --input-spec openapi.yaml --generator-name "$1" --output "$2" \
-        --additional-properties "$3" >"$2-generate.log" 2>&1 ||
-        { cat "$2-generate.log" >&2; return 1; }
 }
 
 typescript_client() {

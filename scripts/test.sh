@@ -2,7 +2,8 @@
 # Runs every check and test: formatting, lints, the spec and generated/,
 # the release build and the deployment files, the image and the compose
 # stack on a real Docker engine, the test suites against a real PostgreSQL,
-# the contract checks, and short runs of the benchmark and the soak.
+# the contract checks, the storefront in a browser, and short runs of the
+# benchmark and the soak.
 #
 # With DATABASE_URL unset it starts a throwaway PostgreSQL of its own
 # (installing it from the system's packages if absent) and removes it after.
@@ -54,6 +55,9 @@ rm -f "$test_log"
 
 log "checking the server against its contract"
 scripts/contract-test.sh
+
+log "a storefront checkout in headless Chromium, from another origin"
+scripts/storefront-test.sh
 
 log "a short run of the benchmark, to prove it works (not a measurement)"
 scripts/bench.sh --smoke

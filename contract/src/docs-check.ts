@@ -4,10 +4,8 @@
 // no script error, and every operation of openapi.yaml is on the page under
 // its operationId, method and path. Saves a full-page screenshot.
 //   node build/js/src/docs-check.js http://127.0.0.1:PORT OPENAPI.yaml SCREENSHOT.png
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { withChromium } from "./headless";
 import { parse } from "yaml";
 
 const methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -36,22 +34,7 @@ async function main(base: string, specFile: string, screenshot: string): Promise
     const expected = operationsOf(specFile);
     const problems: string[] = [];
     const local = (url: URL) => url.hostname === "127.0.0.1";
-    // A profile of its own each run: nothing cached or remembered from before.
-    const profile = mkdtempSync(join(tmpdir(), "docs-check-"));
-    const context = await chromium.launchPersistentContext(profile, {
-        executablePath: "/usr/bin/chromium",
-        headless: true,
-        args: [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            // The browser itself still looks up Google's update and account
-            // hosts despite the flags above: it resolves no name but 127.0.0.1,
-            // so it sends no DNS query and opens no connection off the machine.
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        ],
-        viewport: { width: 1280, height: 900 },
-    });
-    try {
+    await withChromium({ width: 1280, height: 900 }, async (context) => {
         // Blocked rather than only reported, so no traffic leaves the machine.
         await context.route((url) => !local(url), (route) => {
             problems.push(`request to another host (blocked): ${route.request().url()}`);
@@ -102,10 +85,7 @@ async function main(base: string, specFile: string, screenshot: string): Promise
         }
         await page.screenshot({ path: screenshot, fullPage: true });
         console.log(`docs page: ${shown.length} operations shown, ${expected.length} in ${specFile}`);
-    } finally {
-        await context.close();
-        rmSync(profile, { recursive: true, force: true });
-    }
+    });
     return problems;
 }
 
