@@ -103,7 +103,7 @@ spectral() {
 }
 
 # Random mode's seeds: fixed, so each run sends the same requests as the last
-# and a failure seen once is seen again. About 1,000 test cases a seed.
+# and a failure seen once is seen again. About 2,000 test cases a seed.
 # CONTRACT_SEEDS="SEED ..." runs others, to look further than the fixed ones
 # as a client's own run would (a failure names its seed, to rerun it).
 read -r -a random_seeds <<<"${CONTRACT_SEEDS:-1 2 3 4 5}"
