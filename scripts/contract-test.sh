@@ -16,6 +16,11 @@
 #      every operation (contract/src/docs-check.ts); its screenshot is
 #      docs/api-reference.png, rewritten only when the page looks different.
 #
+# The server requires credentials (AUTH_MODE=required): buyers' tokens come
+# from the development OpenID provider (tests/oidc-provider), started here,
+# and an organiser token with every permission from `tickets-server tokens
+# create`. The checks get them as ORGANISER_TOKEN and BUYER_TOKEN.
+#
 # Installs what it needs the first time (Python tools into .tools/, npm
 # packages into contract/node_modules, Debian's chromium) and again only when
 # the pins change. Builds the release binary, runs it on a free loopback port
@@ -26,6 +31,7 @@ source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
 source "$repo_root/scripts/lib/server.sh"
 source "$repo_root/scripts/lib/clients.sh"
+source "$repo_root/scripts/lib/oidc.sh"
 cd "$repo_root"
 
 build=contract/build
@@ -59,16 +65,24 @@ mkdir -p "$build"
 scratch=$(mktemp -d)
 cleanup() {
     stop_release_server
+    stop_dev_oidc_provider
     stop_local_postgres
     [[ -f "$scratch/server.log" ]] && cp "$scratch/server.log" "$build/server.log"
+    [[ -f "$scratch/oidc.log" ]] && cp "$scratch/oidc.log" "$build/oidc-provider.log"
     rm -rf "$scratch"
 }
 trap cleanup EXIT
 # Always a database of its own: the checks create tickets and buy them, which
 # has no place in a database someone else set DATABASE_URL to.
 start_local_postgres "$scratch/pgdata"
-start_release_server "$scratch/server.log"
+start_dev_oidc_provider "$scratch/oidc.log"
+export OIDC_AUDIENCE=tickets-api
+start_release_server "$scratch/server.log" AUTH_MODE=required
 base=$SERVER_BASE
+# An organiser who may do everything, and a buyer, alice.
+ORGANISER_TOKEN=$(dev_organiser_token "Contract checks")
+BUYER_TOKEN=$(dev_buyer_token alice)
+export ORGANISER_TOKEN BUYER_TOKEN
 
 # --- the checks ---------------------------------------------------------------
 
@@ -81,28 +95,40 @@ spectral() {
 }
 
 # Random mode's seeds: fixed, so each run sends the same requests as the last
-# and a failure seen once is seen again. About 1,000 test cases a seed.
+# and a failure seen once is seen again. About 2,000 test cases a seed.
 # CONTRACT_SEEDS="SEED ..." runs others, to look further than the fixed ones
 # as a client's own run would (a failure names its seed, to rerun it).
 read -r -a random_seeds <<<"${CONTRACT_SEEDS:-1 2 3 4 5}"
 random_max_examples=75
 
-# run_schemathesis JUNIT_REPORT [ARGS...]: every check, as a client would run it.
+# run_schemathesis AS JUNIT_REPORT [ARGS...]: every check, as a client would
+# run it, with credentials (contract/schemathesis.toml sends each operation
+# the token of the first security scheme it lists that has one). AS is
+# "organiser": the organiser's token on every operation, so purchases and
+# holds are the box office's, for the buyer the body names; or "buyer":
+# alice's token wherever the spec lets a buyer call, the organiser's where
+# only an organiser may (creating tickets, the metrics).
 run_schemathesis() {
-    local report=$1
-    shift
-    "$tools_dir/contract-venv/bin/st" --config-file contract/schemathesis.toml \
+    local as=$1 report=$2 buyer_scheme=$BUYER_TOKEN
+    shift 2
+    [[ $as == organiser ]] && buyer_scheme=$ORGANISER_TOKEN
+    echo "schemathesis as the $as"
+    SCHEMATHESIS_BUYER_TOKEN=$buyer_scheme "$tools_dir/contract-venv/bin/st" \
+        --config-file contract/schemathesis.toml \
         run openapi.yaml --url "$base" --checks all --no-color \
         --report junit --report-junit-path "$report" "$@"
 }
 
-# The same requests every run, whatever the seed.
+# The same requests every run, whatever the seed; as the organiser.
 schemathesis() {
-    run_schemathesis "$build/schemathesis-junit.xml" --generation-deterministic
+    run_schemathesis organiser "$build/schemathesis-junit.xml" --generation-deterministic
 }
 
+# schemathesis_seed INDEX SEED: as the buyer for even indexes, else as the
+# organiser.
 schemathesis_seed() {
-    run_schemathesis "$build/schemathesis-seed-$1-junit.xml" --seed "$1" --max-examples "$random_max_examples"
+    run_schemathesis "$( (($1 % 2 == 0)) && echo buyer || echo organiser)" \
+        "$build/schemathesis-seed-$2-junit.xml" --seed "$2" --max-examples "$random_max_examples"
 }
 
 typescript_client() {
@@ -153,8 +179,8 @@ run_check() {
 run_check lint
 run_check spectral
 run_check schemathesis
-for seed in "${random_seeds[@]}"; do
-    run_check "schemathesis-seed-$seed" schemathesis_seed "$seed"
+for i in "${!random_seeds[@]}"; do
+    run_check "schemathesis-seed-${random_seeds[$i]}" schemathesis_seed "$i" "${random_seeds[$i]}"
 done
 run_check typescript-client
 run_check python-client
@@ -178,7 +204,8 @@ detail() {
         schemathesis*)
             # The failures by kind, from the run's closing summary.
             failures=$(grep -oE 'ST[0-9]+ [^:]+: [0-9]+$' "$log" | paste -sd ';' | sed 's/;/; /g' || true)
-            echo "$(grep -oE 'Tested: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+') operations," \
+            echo "$(grep -oE '^schemathesis as the [a-z]+' "$log" | cut -d' ' -f3-):" \
+                "$(grep -oE 'Tested: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+') operations," \
                 "$(grep -oE '[0-9]+ covered / [0-9]+ selected' "$log" | tail -n 1 | sed 's| / | of |') links," \
                 "test cases: $(grep -oE '[0-9]+ generated, .*' "$log" | tail -n 1)${failures:+ ($failures)}" ;;
         typescript-client) grep -oE '(typed client: .*|MISMATCH: .*)' "$log" | tail -n 1 ;;

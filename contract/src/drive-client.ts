@@ -2,7 +2,13 @@
 // server, as a frontend would: the generated types must compile against this
 // code, and the server's answers must come back through them. A sold-out
 // purchase must surface as the client's typed error carrying a problem.
-//   node build/js/src/drive-client.js http://127.0.0.1:PORT
+//
+// With credentials, as the spec's security schemes say: an organiser token
+// creates the tickets, a buyer's token (a JWT) buys and holds without naming
+// the buyer, who must come out as the token's subject. A call without a token
+// and a buyer's token on an organiser's operation must be refused.
+//   ORGANISER_TOKEN=tks_... BUYER_TOKEN=eyJ... node build/js/src/drive-client.js http://127.0.0.1:PORT
+import { createHash } from "node:crypto";
 import {
     Configuration,
     HoldStatusEnum,
@@ -48,20 +54,55 @@ async function expectProblem(what: string, call: () => Promise<unknown>, status:
     return problem;
 }
 
+// The buyer's user_id the server must derive from a JWT (docs/AUTH.md): its
+// subject if that is a hyphenated UUID, else the UUIDv5 of the issuer, a NUL
+// byte and the subject in the service's namespace. Worked out here on its
+// own, so the server's derivation is checked, not echoed.
+const SUBJECT_NAMESPACE = "77c3fb1f-b5fc-5aba-8082-60e663388672";
+
+function buyerOf(jwt: string): string {
+    const claims = JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString("utf8")) as {
+        iss: string;
+        sub: string;
+    };
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(claims.sub)) {
+        return claims.sub.toLowerCase();
+    }
+    const bytes = createHash("sha1")
+        .update(Buffer.from(SUBJECT_NAMESPACE.replaceAll("-", ""), "hex"))
+        .update(`${claims.iss}\0${claims.sub}`, "utf8")
+        .digest()
+        .subarray(0, 16);
+    bytes[6] = (bytes[6] & 0x0f) | 0x50;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = bytes.toString("hex");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// The callers the driver acts as, each a client configuration.
+interface Callers {
+    organiser: Configuration;
+    buyer: Configuration;
+    anonymous: Configuration;
+}
+
 // A checkout as a frontend builds it: hold, confirm, cancel, and a buyer
 // stopped by the ticket's per-buyer limit.
-async function checkout(config: Configuration, buyer: string): Promise<void> {
-    const tickets = new TicketsApi(config);
-    const holds = new HoldsApi(config);
-    const purchases = new PurchasesApi(config);
+async function checkout(callers: Callers, buyer: string): Promise<void> {
+    const tickets = new TicketsApi(callers.buyer);
+    const holds = new HoldsApi(callers.buyer);
+    const purchases = new PurchasesApi(callers.buyer);
 
-    const created = await tickets.createTicket({
+    const created = await new TicketsApi(callers.organiser).createTicket({
         ticketCreate: { name: "checkout", desc: "holds from TypeScript", allocation: 5, maxPerUser: 3 },
     });
     check(created.maxPerUser === 3, `created ticket maxPerUser ${created.maxPerUser}, expected 3`);
 
-    const hold = await holds.createHold({ id: created.id, holdCreate: { quantity: 2, userId: buyer, ttlSeconds: 120 } });
-    check(hold.status === HoldStatusEnum.Held && hold.quantity === 2, `hold ${JSON.stringify(hold)}`);
+    const hold = await holds.createHold({ id: created.id, holdCreate: { quantity: 2, ttlSeconds: 120 } });
+    check(
+        hold.status === HoldStatusEnum.Held && hold.quantity === 2 && hold.userId === buyer,
+        `hold ${JSON.stringify(hold)}, expected 2 held for ${buyer}`,
+    );
     const lifetime = hold.expiresAt.getTime() - hold.createdAt.getTime();
     check(lifetime === 120_000, `hold lifetime ${lifetime} ms, expected 120000`);
     const duringCheckout = await tickets.getTicket({ id: created.id });
@@ -73,7 +114,7 @@ async function checkout(config: Configuration, buyer: string): Promise<void> {
     // Two held and one more wanted is the buyer's limit of 3; two more is past it.
     const limited = await expectProblem(
         "purchase past the per-buyer limit",
-        () => purchases.purchaseTickets({ id: created.id, purchaseCreate: { quantity: 2, userId: buyer } }),
+        () => purchases.purchaseTickets({ id: created.id, purchaseCreate: { quantity: 2 } }),
         409,
         "/problems/limit-exceeded",
     );
@@ -105,7 +146,7 @@ async function checkout(config: Configuration, buyer: string): Promise<void> {
         "cancelling twice changed the purchase's cancelled_at",
     );
 
-    const released = await holds.createHold({ id: created.id, holdCreate: { quantity: 1, userId: buyer } });
+    const released = await holds.createHold({ id: created.id, holdCreate: { quantity: 1 } });
     await holds.releaseHold({ id: created.id, holdId: released.id });
     await expectProblem(
         "confirming a released hold",
@@ -127,13 +168,18 @@ async function checkout(config: Configuration, buyer: string): Promise<void> {
     );
 }
 
-async function main(basePath: string): Promise<void> {
-    const config = new Configuration({ basePath });
-    const tickets = new TicketsApi(config);
-    const purchases = new PurchasesApi(config);
-    const buyer = "406c1d05-bbb2-4e94-b183-7d208c2692e1";
+async function main(basePath: string, organiserToken: string, buyerToken: string): Promise<void> {
+    const callers: Callers = {
+        organiser: new Configuration({ basePath, accessToken: organiserToken }),
+        buyer: new Configuration({ basePath, accessToken: buyerToken }),
+        anonymous: new Configuration({ basePath }),
+    };
+    // Reading a ticket's availability needs no token.
+    const tickets = new TicketsApi(callers.anonymous);
+    const purchases = new PurchasesApi(callers.buyer);
+    const buyer = buyerOf(buyerToken);
 
-    const created = await tickets.createTicket({
+    const created = await new TicketsApi(callers.organiser).createTicket({
         ticketCreate: { name: "typed client", desc: "from TypeScript", allocation: 2 },
     });
     check(Number.isInteger(created.id) && created.id > 0, `created ticket id ${created.id}`);
@@ -147,7 +193,7 @@ async function main(basePath: string): Promise<void> {
 
     const bought = await purchases.purchaseTicketsRaw({
         id: created.id,
-        purchaseCreate: { quantity: 2, userId: buyer },
+        purchaseCreate: { quantity: 2 },
     });
     check(bought.raw.status === 201, `purchase of 2: status ${bought.raw.status}, expected 201`);
     const location = bought.raw.headers.get("location") ?? "";
@@ -156,12 +202,12 @@ async function main(basePath: string): Promise<void> {
     const record = await purchases.getPurchase({ id: created.id, purchaseId: location.split("/").pop() ?? "" });
     check(
         record.ticketId === created.id && record.quantity === 2 && record.userId === buyer,
-        `purchase record ${JSON.stringify(record)}`,
+        `purchase record ${JSON.stringify(record)}, expected 2 bought by the token's buyer ${buyer}`,
     );
 
     const soldOut = await expectProblem(
         "sold-out purchase",
-        () => purchases.purchaseTickets({ id: created.id, purchaseCreate: { quantity: 1, userId: buyer } }),
+        () => purchases.purchaseTickets({ id: created.id, purchaseCreate: { quantity: 1 } }),
         409,
         "/problems/not-enough-tickets",
     );
@@ -170,19 +216,46 @@ async function main(basePath: string): Promise<void> {
     const after = await tickets.getTicket({ id: created.id });
     check(after.allocation === 0, `allocation after selling out: ${after.allocation}, expected 0`);
 
-    await checkout(config, buyer);
+    await checkout(callers, buyer);
+    await refusals(callers, created.id);
     console.log(
-        "typed client: create, get, purchase 2, read the record, sold-out 409 problem with remaining 0; " +
-            "hold, limit-exceeded 409, confirm, hold-confirmed 409, cancel twice, release, hold-released 409, released hold 410",
+        "typed client: create, get, purchase 2 as the token's buyer, read the record, sold-out 409 problem with remaining 0; " +
+            "hold, limit-exceeded 409, confirm, hold-confirmed 409, cancel twice, release, hold-released 409, released hold 410; " +
+            "no token 401, buyer creating a ticket 403",
     );
 }
 
+// Calls the credentials do not allow, refused with problems that change
+// nothing.
+async function refusals(callers: Callers, ticket: number): Promise<void> {
+    const before = await new TicketsApi(callers.anonymous).getTicket({ id: ticket });
+    await expectProblem(
+        "purchase without a token",
+        () => new PurchasesApi(callers.anonymous).purchaseTickets({ id: ticket, purchaseCreate: { quantity: 1 } }),
+        401,
+        "/problems/unauthenticated",
+    );
+    await expectProblem(
+        "a buyer's token creating a ticket",
+        () =>
+            new TicketsApi(callers.buyer).createTicket({
+                ticketCreate: { name: "refused", desc: "a buyer's", allocation: 1 },
+            }),
+        403,
+        "/problems/forbidden",
+    );
+    const after = await new TicketsApi(callers.anonymous).getTicket({ id: ticket });
+    check(JSON.stringify(after) === JSON.stringify(before), `ticket after the refusals ${JSON.stringify(after)}`);
+}
+
 const base = process.argv[2];
-if (!base) {
-    console.error("usage: node build/js/src/drive-client.js http://127.0.0.1:PORT");
+const organiserToken = process.env.ORGANISER_TOKEN;
+const buyerToken = process.env.BUYER_TOKEN;
+if (!base || !organiserToken || !buyerToken) {
+    console.error("usage: ORGANISER_TOKEN=tks_... BUYER_TOKEN=JWT node build/js/src/drive-client.js http://127.0.0.1:PORT");
     process.exit(2);
 }
-main(base).catch((error: unknown) => {
+main(base, organiserToken, buyerToken).catch((error: unknown) => {
     console.error(error instanceof Mismatch ? `typed client: MISMATCH: ${error.message}` : error);
     process.exit(1);
 });

@@ -6,9 +6,17 @@ problem. Each step runs on a ticket of its own, so one step's mismatch does
 not hide another's. Prints one summary line, or a MISMATCH line per failed
 step and exits 1.
 
-    python contract/src/drive_client.py http://127.0.0.1:PORT
+With credentials, as the spec's security schemes say: an organiser token
+creates the tickets, a buyer's token (a JWT) buys without naming the buyer,
+who must come out as the token's subject. A call without a token and a
+buyer's token on an organiser's operation must be refused.
+
+    ORGANISER_TOKEN=tks_... BUYER_TOKEN=eyJ... python contract/src/drive_client.py http://127.0.0.1:PORT
 """
 
+import base64
+import json
+import os
 import sys
 import uuid
 from collections.abc import Callable
@@ -23,9 +31,30 @@ from tickets_client import (
     TicketCreate,
     TicketsApi,
 )
-from tickets_client.exceptions import ApiException, BadRequestException, ConflictException
+from tickets_client.exceptions import (
+    ApiException,
+    BadRequestException,
+    ConflictException,
+    ForbiddenException,
+    UnauthorizedException,
+)
 
-BUYER = uuid.UUID("406c1d05-bbb2-4e94-b183-7d208c2692e1")
+# The namespace of the user_ids made from subjects that are not UUIDs (docs/AUTH.md).
+SUBJECT_NAMESPACE = uuid.UUID("77c3fb1f-b5fc-5aba-8082-60e663388672")
+
+
+def buyer_of(jwt: str) -> uuid.UUID:
+    """The user_id the server must derive from a buyer's token, worked out
+    here on its own so that the server's derivation is checked, not echoed."""
+    payload = jwt.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    subject = claims["sub"]
+    if len(subject) == 36:
+        try:
+            return uuid.UUID(subject)
+        except ValueError:
+            pass
+    return uuid.uuid5(SUBJECT_NAMESPACE, claims["iss"] + "\0" + subject)
 
 
 class Mismatch(Exception):
@@ -53,26 +82,36 @@ def problem_of(error: ApiException, status: int) -> Problem:
 
 
 class Driver:
-    def __init__(self, base: str) -> None:
-        client = ApiClient(Configuration(host=base))
-        self.tickets = TicketsApi(client)
-        self.purchases = PurchasesApi(client)
+    def __init__(self, base: str, organiser_token: str, buyer_token: str) -> None:
+        organiser = ApiClient(Configuration(host=base, access_token=organiser_token))
+        buyer = ApiClient(Configuration(host=base, access_token=buyer_token))
+        anonymous = ApiClient(Configuration(host=base))
+        self.buyer = buyer_of(buyer_token)
+        # The organiser creates the tickets; reading one needs no token.
+        self.organisers_tickets = TicketsApi(organiser)
+        self.tickets = TicketsApi(anonymous)
+        self.purchases = PurchasesApi(buyer)
+        self.buyers_tickets = TicketsApi(buyer)
+        self.anonymous_purchases = PurchasesApi(anonymous)
 
     def new_ticket(self, name: str, allocation: int) -> int:
-        ticket = self.tickets.create_ticket(TicketCreate(name=name, desc="from Python", allocation=allocation))
+        ticket = self.organisers_tickets.create_ticket(
+            TicketCreate(name=name, desc="from Python", allocation=allocation)
+        )
         return ticket.id
 
     def buy(self, ticket_id: int, quantity: int, key: str | None = None) -> Purchase:
-        """A purchase, read from the 201's body and checked against its Location."""
+        """A purchase as the token's buyer, read from the 201's body and
+        checked against its Location."""
         answer = self.purchases.purchase_tickets_with_http_info(
-            ticket_id, PurchaseCreate(quantity=quantity, user_id=BUYER), idempotency_key=key
+            ticket_id, PurchaseCreate(quantity=quantity), idempotency_key=key
         )
         check(answer.status_code == 201, f"purchase: status {answer.status_code}, expected 201")
         record = answer.data
         check(isinstance(record, Purchase), f"purchase 201 body: expected the purchase record, got {record!r}")
         check(
-            record.ticket_id == ticket_id and record.quantity == quantity and record.user_id == BUYER,
-            f"purchase 201 body {record.to_json()}",
+            record.ticket_id == ticket_id and record.quantity == quantity and record.user_id == self.buyer,
+            f"purchase 201 body {record.to_json()}, expected {quantity} bought by the token's buyer {self.buyer}",
         )
         location = header(answer.headers, "location")
         check(
@@ -85,7 +124,9 @@ class Driver:
         return self.tickets.get_ticket(ticket_id).allocation
 
     def create_and_get(self) -> None:
-        created = self.tickets.create_ticket(TicketCreate(name="python client", desc="from Python", allocation=5))
+        created = self.organisers_tickets.create_ticket(
+            TicketCreate(name="python client", desc="from Python", allocation=5)
+        )
         check(created.id > 0 and created.allocation == 5, f"created ticket {created.to_json()}")
         read = self.tickets.get_ticket(created.id)
         check(read == created, f"read back {read.to_json()}, created {created.to_json()}")
@@ -101,7 +142,7 @@ class Driver:
         ticket_id = self.new_ticket("python sold out", 2)
         self.buy(ticket_id, 2)
         try:
-            self.purchases.purchase_tickets(ticket_id, PurchaseCreate(quantity=1, user_id=BUYER))
+            self.purchases.purchase_tickets(ticket_id, PurchaseCreate(quantity=1))
         except ConflictException as error:
             problem = problem_of(error, 409)
             check(problem.remaining == 0, f"sold-out problem remaining {problem.remaining}, expected 0")
@@ -139,7 +180,7 @@ class Driver:
     def bad_request(self) -> None:
         ticket_id = self.new_ticket("python bad request", 5)
         # The client refuses quantity 0 itself; built unchecked, it reaches the server.
-        zero = PurchaseCreate.model_construct(quantity=0, user_id=BUYER)
+        zero = PurchaseCreate.model_construct(quantity=0)
         try:
             self.purchases.purchase_tickets(ticket_id, zero)
         except BadRequestException as error:
@@ -150,6 +191,28 @@ class Driver:
             raise Mismatch("quantity 0 did not raise BadRequestException")
         check(self.left(ticket_id) == 5, f"left after a refused purchase: {self.left(ticket_id)}")
 
+    def no_token(self) -> None:
+        ticket_id = self.new_ticket("python no token", 5)
+        try:
+            self.anonymous_purchases.purchase_tickets(ticket_id, PurchaseCreate(quantity=1))
+        except UnauthorizedException as error:
+            problem = problem_of(error, 401)
+            check(problem.type == "/problems/unauthenticated", f"401 problem type {problem.type}")
+            challenge = header(error.headers, "www-authenticate") or ""
+            check(challenge.startswith("Bearer"), f"401 WWW-Authenticate {challenge!r}")
+        else:
+            raise Mismatch("a purchase without a token did not raise UnauthorizedException")
+        check(self.left(ticket_id) == 5, f"left after a purchase without a token: {self.left(ticket_id)}")
+
+    def buyer_creates_ticket(self) -> None:
+        try:
+            self.buyers_tickets.create_ticket(TicketCreate(name="refused", desc="a buyer's", allocation=1))
+        except ForbiddenException as error:
+            problem = problem_of(error, 403)
+            check(problem.type == "/problems/forbidden", f"403 problem type {problem.type}")
+        else:
+            raise Mismatch("a buyer's token creating a ticket did not raise ForbiddenException")
+
 
 STEPS: list[tuple[str, Callable[[Driver], None]]] = [
     ("create and get", Driver.create_and_get),
@@ -158,11 +221,13 @@ STEPS: list[tuple[str, Callable[[Driver], None]]] = [
     ("paging", Driver.paging),
     ("idempotent replay", Driver.replay),
     ("400", Driver.bad_request),
+    ("401 without a token", Driver.no_token),
+    ("403 for a buyer creating a ticket", Driver.buyer_creates_ticket),
 ]
 
 
-def main(base: str) -> int:
-    driver = Driver(base)
+def main(base: str, organiser_token: str, buyer_token: str) -> int:
+    driver = Driver(base, organiser_token, buyer_token)
     failed = []
     for name, step in STEPS:
         try:
@@ -178,13 +243,15 @@ def main(base: str) -> int:
     if failed:
         return 1
     print(
-        "python client: create, get, purchase (201 body and Location), read it, sold-out 409 problem"
-        " with remaining 0, 4 purchases over 2 pages and no empty one, idempotent replay, 400 with errors"
+        "python client: create, get, purchase as the token's buyer (201 body and Location), read it,"
+        " sold-out 409 problem with remaining 0, 4 purchases over 2 pages and no empty one,"
+        " idempotent replay, 400 with errors, no token 401, buyer creating a ticket 403"
     )
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python contract/src/drive_client.py http://127.0.0.1:PORT")
-    sys.exit(main(sys.argv[1]))
+    organiser_token, buyer_token = os.environ.get("ORGANISER_TOKEN"), os.environ.get("BUYER_TOKEN")
+    if len(sys.argv) != 2 or not organiser_token or not buyer_token:
+        sys.exit("usage: ORGANISER_TOKEN=tks_... BUYER_TOKEN=JWT python contract/src/drive_client.py http://127.0.0.1:PORT")
+    sys.exit(main(sys.argv[1], organiser_token, buyer_token))
