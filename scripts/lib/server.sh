@@ -26,8 +26,8 @@ start_release_server_on() {
     shift 2
     SERVER_BASE="http://127.0.0.1:$port"
     # The address comes last: it wins over one in the arguments.
-    # AUTH_MODE=open until the operations check credentials (docs/AUTH.md);
-    # an AUTH_MODE=... argument wins.
+    # AUTH_MODE=open: the scripts' workloads send no credentials (bench,
+    # soak, failover); an AUTH_MODE=... argument wins (contract, storefront).
     env RUST_LOG=warn RATE_LIMITS=off AUTH_MODE=open "$@" LISTEN_ADDR="127.0.0.1:$port" \
         "$repo_root/target/release/tickets-server" 2>"$log_file" &
     SERVER_PID=$!
