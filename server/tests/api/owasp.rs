@@ -12,7 +12,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tickets_server::auth::{self, KeySource, OidcSettings, Permissions, TicketScope};
-use tickets_server::config::AuthSettings;
+use tickets_server::config::{AuthSettings, Config};
+use tickets_server::http::{Rate, RateLimitSettings};
 use tickets_server::storage::Pool;
 
 use crate::helpers::{TestApp, TestDatabase, assert_books_balance, assert_problem};
@@ -33,6 +34,10 @@ struct Secured {
 
 impl Secured {
     async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let db = TestDatabase::create().await;
         let key = TestKey::generate("k1");
         let jwks = JwksFile::write(&[&key]);
@@ -44,7 +49,7 @@ impl Secured {
             refresh_min_interval: Duration::from_secs(10),
             keys_max_age: Duration::from_secs(3600),
         });
-        let app = TestApp::start_with_auth(&db, &auth, |_| {}).await;
+        let app = TestApp::start_with_auth(&db, &auth, adjust).await;
         let pool = db.pool().await;
         Self {
             db,
@@ -825,4 +830,69 @@ async fn every_change_records_who_made_it_for_the_organiser_to_read() {
         .await,
         Some(acme_name)
     );
+}
+
+/// API6: the per-buyer rate limit counts the token's buyer, on purchases,
+/// holds and confirmations; another buyer still gets through.
+#[tokio::test]
+async fn the_per_buyer_rate_limit_counts_the_tokens_buyer() {
+    let s = Secured::start_with(|config| {
+        config.rate_limits = Some(RateLimitSettings {
+            // A minute's refill is far longer than the test: only the burst counts.
+            address: Rate {
+                per_minute: 1,
+                burst: 1000,
+            },
+            buyer: Rate {
+                per_minute: 1,
+                burst: 2,
+            },
+        });
+    })
+    .await;
+    let acme = s
+        .organiser("Acme", "create_tickets", &TicketScope::AllOfTheOrganisers)
+        .await;
+    let ticket = s.ticket(&acme, concert(10)).await;
+    let (alice, bob) = (s.buyer("alice"), s.buyer("bob"));
+    let purchases = format!("/tickets/{ticket}/purchases");
+    let holds = format!("/tickets/{ticket}/holds");
+    let held = json(
+        s.call(
+            Method::POST,
+            &holds,
+            Some(&alice),
+            Some(json!({"quantity": 1})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let confirm = format!("{holds}/{}/confirm", held["id"].as_str().expect("an id"));
+    let response = s.call(Method::POST, &confirm, Some(&alice), None).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let problem = s
+        .refused(
+            (Method::POST, &purchases),
+            Some(&alice),
+            Some(json!({"quantity": 1})),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("buyer"),
+        "{problem}"
+    );
+    let response = s
+        .call(
+            Method::POST,
+            &purchases,
+            Some(&bob),
+            Some(json!({"quantity": 1})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "another buyer");
 }
