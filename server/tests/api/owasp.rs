@@ -106,6 +106,19 @@ impl Secured {
         body["id"].as_i64().expect("an id")
     }
 
+    /// Sends `method path` with `token` (and `body`), expects `status`, and
+    /// returns the JSON answer.
+    async fn answer(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        status: StatusCode,
+    ) -> Value {
+        json(self.call(method, path, token, body).await, status).await
+    }
+
     /// Sends `method path` with `token` (and `body`), expects `status` as a
     /// problem, and checks that nothing in the books changed.
     async fn refused(
@@ -178,30 +191,26 @@ async fn scene() -> Scene {
     let ticket = s.ticket(&acme, concert(10)).await;
     let alice = s.buyer("alice");
     let purchases = format!("/tickets/{ticket}/purchases");
-    let bought = json(
-        s.call(
+    let bought = s
+        .answer(
             Method::POST,
             &purchases,
             Some(&alice),
             Some(json!({"quantity": 2})),
+            StatusCode::CREATED,
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     assert_eq!(bought["user_id"], Secured::user_id("alice"));
     let holds = format!("/tickets/{ticket}/holds");
-    let held = json(
-        s.call(
+    let held = s
+        .answer(
             Method::POST,
             &holds,
             Some(&alice),
             Some(json!({"quantity": 1})),
+            StatusCode::CREATED,
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     Scene {
         purchase: bought["id"].as_str().expect("an id").to_owned(),
         hold: held["id"].as_str().expect("an id").to_owned(),
@@ -239,31 +248,27 @@ async fn a_buyer_cannot_read_or_change_another_buyers_purchases_and_holds() {
         )
         .await;
     }
-    let page = json(
-        s.call(
+    let page = s
+        .answer(
             Method::GET,
             &format!("/tickets/{ticket}/purchases"),
             Some(&bob),
             None,
+            StatusCode::OK,
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(page["items"], json!([]), "Bob lists only his own");
 
     let alice = s.buyer("alice");
-    let page = json(
-        s.call(
+    let page = s
+        .answer(
             Method::GET,
             &format!("/tickets/{ticket}/purchases"),
             Some(&alice),
             None,
+            StatusCode::OK,
         )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+        .await;
     assert_eq!(page["items"][0]["id"], json!(purchase));
     for (method, path, status) in [
         (Method::GET, purchase_path.clone(), StatusCode::OK),
@@ -312,20 +317,21 @@ async fn the_buyer_is_the_tokens_and_limits_count_them() {
         assert_eq!(problem["type"], "/problems/forbidden");
     }
     let own = json!({"quantity": 1, "user_id": Secured::user_id("alice")});
-    let bought = json(
-        s.call(Method::POST, &path, Some(&alice), Some(own)).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    assert_eq!(bought["user_id"], Secured::user_id("alice"));
-    json(
-        s.call(
+    let bought = s
+        .answer(
             Method::POST,
             &path,
             Some(&alice),
-            Some(json!({"quantity": 1})),
+            Some(own),
+            StatusCode::CREATED,
         )
-        .await,
+        .await;
+    assert_eq!(bought["user_id"], Secured::user_id("alice"));
+    s.answer(
+        Method::POST,
+        &path,
+        Some(&alice),
+        Some(json!({"quantity": 1})),
         StatusCode::CREATED,
     )
     .await;
@@ -448,11 +454,9 @@ async fn an_organiser_token_acts_as_its_permissions_and_scope_allow() {
     let reader = s
         .organiser("Acme", "read_orders", &TicketScope::AllOfTheOrganisers)
         .await;
-    let page = json(
-        s.call(Method::GET, &purchases, Some(&reader), None).await,
-        StatusCode::OK,
-    )
-    .await;
+    let page = s
+        .answer(Method::GET, &purchases, Some(&reader), None, StatusCode::OK)
+        .await;
     assert_eq!(page["items"][0]["user_id"], Secured::user_id("alice"));
     for (method, path) in [
         (Method::POST, format!("{purchase_path}/cancel")),
@@ -495,12 +499,15 @@ async fn an_organiser_token_acts_as_its_permissions_and_scope_allow() {
     .await;
 
     // The box office sells for a named buyer, and must name one.
-    let sold = json(
-        s.call(Method::POST, &purchases, Some(&acme), Some(box_office))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let sold = s
+        .answer(
+            Method::POST,
+            &purchases,
+            Some(&acme),
+            Some(box_office),
+            StatusCode::CREATED,
+        )
+        .await;
     assert_eq!(sold["user_id"], Secured::user_id("carol"));
     s.refused(
         (Method::POST, &purchases),
@@ -655,12 +662,15 @@ async fn mass_assignment_changes_nothing_it_should_not() {
             }),
         )
         .await;
-    let read = json(
-        s.call(Method::GET, &format!("/tickets/{ticket}"), None, None)
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let read = s
+        .answer(
+            Method::GET,
+            &format!("/tickets/{ticket}"),
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await;
     assert_eq!(
         (
             read["allocation"].clone(),
@@ -680,8 +690,8 @@ async fn mass_assignment_changes_nothing_it_should_not() {
 
     let alice = s.buyer("alice");
     let forged = uuid::Uuid::new_v4();
-    let bought = json(
-        s.call(
+    let bought = s
+        .answer(
             Method::POST,
             &format!("/tickets/{ticket}/purchases"),
             Some(&alice),
@@ -689,11 +699,9 @@ async fn mass_assignment_changes_nothing_it_should_not() {
                 "quantity": 1, "id": forged, "number": 99, "purchased_at": "2000-01-01T00:00:00Z",
                 "cancelled_at": "2000-01-01T00:00:00Z", "ticket_id": ticket + 1,
             })),
+            StatusCode::CREATED,
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     assert_ne!(bought["id"], json!(forged));
     assert_eq!(bought["number"], 1);
     assert_eq!(bought["ticket_id"], ticket);
@@ -710,11 +718,9 @@ async fn the_spec_says_which_operations_need_credentials_and_the_server_agrees()
         .organiser("Acme", "create_tickets", &TicketScope::AllOfTheOrganisers)
         .await;
     let ticket = s.ticket(&acme, concert(5)).await.to_string();
-    let spec = json(
-        s.call(Method::GET, "/openapi.json", None, None).await,
-        StatusCode::OK,
-    )
-    .await;
+    let spec = s
+        .answer(Method::GET, "/openapi.json", None, None, StatusCode::OK)
+        .await;
     let mut checked = 0;
     for (template, item) in spec["paths"].as_object().expect("paths") {
         let path = template
@@ -767,17 +773,15 @@ async fn every_change_records_who_made_it_for_the_organiser_to_read() {
     let acme_name = format!("organiser-token:{acme_id}");
     let purchase_path = format!("/tickets/{ticket}/purchases/{purchase}");
     let hold_path = format!("/tickets/{ticket}/holds/{hold}");
-    let confirmed = json(
-        s.call(
+    let confirmed = s
+        .answer(
             Method::POST,
             &format!("{hold_path}/confirm"),
             Some(&alice),
             None,
+            StatusCode::CREATED,
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let response = s
         .call(
             Method::POST,
@@ -791,11 +795,8 @@ async fn every_change_records_who_made_it_for_the_organiser_to_read() {
     let read = |path: String, token: String| {
         let s = &s;
         async move {
-            json(
-                s.call(Method::GET, &path, Some(&token), None).await,
-                StatusCode::OK,
-            )
-            .await
+            s.answer(Method::GET, &path, Some(&token), None, StatusCode::OK)
+                .await
         }
     };
     let cancelled = read(purchase_path.clone(), acme.clone()).await;
@@ -857,17 +858,15 @@ async fn the_per_buyer_rate_limit_counts_the_tokens_buyer() {
     let (alice, bob) = (s.buyer("alice"), s.buyer("bob"));
     let purchases = format!("/tickets/{ticket}/purchases");
     let holds = format!("/tickets/{ticket}/holds");
-    let held = json(
-        s.call(
+    let held = s
+        .answer(
             Method::POST,
             &holds,
             Some(&alice),
             Some(json!({"quantity": 1})),
+            StatusCode::CREATED,
         )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+        .await;
     let confirm = format!("{holds}/{}/confirm", held["id"].as_str().expect("an id"));
     let response = s.call(Method::POST, &confirm, Some(&alice), None).await;
     assert_eq!(response.status(), StatusCode::CREATED);
