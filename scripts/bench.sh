@@ -450,6 +450,14 @@ auth_fields() {
     printf '"tokens": %d, "buyers": %d' "$tokens" "$buyers"
 }
 
+# Each auth workload runs right after its twin with AUTH_MODE=open, the
+# anchors before them: on a shared machine, the load of a minute later
+# would otherwise fall on one side of their ratio only.
+if selected auth-hot; then
+    anchor purchase "$hot_anchor" "$hot_anchor" >/dev/null
+    selected hot && anchor naive-purchase "$naive_anchor" "$naive_anchor" >/dev/null
+fi
+
 if selected hot; then
     measure_purchases hot purchase "$hot_server" "$hot_server" "$connections"
     hot_measured=$measured
