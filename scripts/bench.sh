@@ -12,6 +12,10 @@
 # compose's environment, logging included), on a loopback port, with only
 # RATE_LIMITS=off and AUTH_MODE=open added (the workloads send no
 # credentials and would be refused past a client's limit). The table says so.
+# The auth workloads measure the cost of credentials: their server requires
+# them (OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_FILE in place of
+# AUTH_MODE=open), and every purchase carries one of 10,000 buyers' RS256
+# tokens.
 #
 #   scripts/bench.sh                    every closed-loop workload, 15 s each,
 #                                       into bench/results
@@ -29,6 +33,10 @@
 #                                       open-loop path at a tiny rate included
 #
 # Workloads: hot (with the naive transaction as a reference row), keyed-hot,
+# auth-hot and auth-keyed-hot (hot and keyed-hot with credentials required,
+# each against a new server: every purchase by one of 10,000 buyers, each
+# with an RS256 token of its own, taken in turn; 1,000 in a smoke run; the
+# table sets them against hot and keyed-hot of the same run),
 # limited-hot (a ticket with a per-buyer limit, a new buyer each purchase),
 # checkout (hold, then confirm, on one ticket), spread, read, ceiling,
 # memory, overload (1,024 connections on one ticket against a new server,
@@ -44,7 +52,7 @@ source "$repo_root/scripts/lib/postgres.sh"
 source "$repo_root/scripts/lib/server.sh"
 cd "$repo_root"
 
-workloads=(hot keyed-hot limited-hot checkout spread read ceiling memory overload log-cost open-hot open-read)
+workloads=(hot keyed-hot auth-hot auth-keyed-hot limited-hot checkout spread read ceiling memory overload log-cost open-hot open-read)
 duration=15
 connections=64
 smoke=
@@ -79,6 +87,19 @@ mapfile -t server_env < <(shipped_env)
 server_env+=(RATE_LIMITS=off AUTH_MODE=open "${extra_env[@]}")
 configuration="server environment: deploy/server.env ($(shipped_env | paste -sd ' ')) \
 + RATE_LIMITS=off AUTH_MODE=open${extra_env[*]:+ ${extra_env[*]}}, listening on 127.0.0.1"
+
+# The auth workloads' server: the same, requiring credentials instead. Their
+# buyers' tokens are made by an issuer that exists only in this run: the
+# server reads its keys from a file and reaches no network.
+auth_issuer=https://issuer.bench.invalid
+auth_audience=tickets-bench
+buyer_tokens=10000
+[[ -z $smoke ]] || buyer_tokens=1000
+if selected auth-hot || selected auth-keyed-hot; then
+    configuration+="; auth workloads: the same with AUTH_MODE=required OIDC_ISSUER=$auth_issuer \
+OIDC_AUDIENCE=$auth_audience OIDC_JWKS_FILE=(an RSA key's JWK Set) in place of AUTH_MODE=open, \
+$buyer_tokens buyers' RS256 (2048-bit) tokens"
+fi
 
 # The overload's connections, one file descriptor each in wrk and in the
 # server (its default MAX_CONNECTIONS).
@@ -155,9 +176,9 @@ stop_nginx() {
 }
 
 scratch=$(mktemp -d)
-probe_pid= quiet_pid=
+probe_pid= quiet_pid= open_server_pid=
 cleanup() {
-    stop_started "$probe_pid" "$quiet_pid"
+    stop_started "$probe_pid" "$quiet_pid" "$open_server_pid"
     stop_nginx
     stop_release_server
     stop_local_postgres
@@ -165,6 +186,13 @@ cleanup() {
 }
 trap cleanup EXIT
 start_local_postgres "$scratch/pgdata"
+
+auth_env=("${server_env[@]}" AUTH_MODE=required OIDC_ISSUER="$auth_issuer" OIDC_AUDIENCE="$auth_audience"
+          OIDC_JWKS_FILE="$scratch/jwks.json")
+if selected auth-hot || selected auth-keyed-hot; then
+    log "auth: an RSA key and $buyer_tokens buyers' RS256 tokens valid 6 hours (bench/buyer_tokens.py)"
+    python3 bench/buyer_tokens.py "$scratch" "$auth_issuer" "$auth_audience" "$buyer_tokens" 6
+fi
 
 sql() { "$POSTGRES_BIN_DIR/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 
@@ -315,11 +343,17 @@ measure_purchases() {
     rows=$(( rows - rows_before )) keys=$(( keys - keys_before ))
     successes=$(( $(json_field "$measured" requests) - $(json_field "$measured" non_2xx) ))
     accounting=PASS
+    # Every buyer's token is good: a refusal means the comparison with
+    # AUTH_MODE=open measures something else.
+    if [[ $mode == *token-purchase ]] && (( $(json_field "$measured" non_2xx) > 0 )); then
+        accounting=FAIL
+        log "$name: FAILED: $(json_field "$measured" non_2xx) of $(json_field "$measured" requests) answered other than 2xx"
+    fi
     if (( rows < successes || rows > successes + clients )); then
         accounting=FAIL
         log "$name: accounting FAILED: $successes successful purchases, $rows purchase rows"
     fi
-    if [[ $mode == keyed-purchase ]] && (( keys != rows )); then
+    if [[ $mode == keyed-* ]] && (( keys != rows )); then
         accounting=FAIL
         log "$name: accounting FAILED: $rows purchase rows, $keys idempotency keys stored"
     fi
@@ -372,14 +406,57 @@ anchor() {
 }
 
 rows_file="$scratch/rows.jsonl"
-# record WORKLOAD ANCHOR_NAME ANCHOR_RATE: the last measurement and its anchor
-# as a row for report.py. Its accounting fails too if the books do not
-# balance after the anchor ran.
+# record WORKLOAD ANCHOR_NAME ANCHOR_RATE [FIELDS]: the last measurement and
+# its anchor as a row for report.py, with FIELDS (JSON members) if given.
+# Its accounting fails too if the books do not balance after the anchor ran.
 record() {
     books_balance || { accounting=FAIL; log "$1: accounting FAILED: the books do not balance"; }
-    printf '{"workload": "%s", "server": %s, "successes": %d, "cpu": %s, "log_bytes": %d, "anchor": {"name": "%s", "rate": %s}, "accounting": "%s"}\n' \
-        "$1" "$measured" "$successes" "$cpu" "$log_bytes" "$2" "$3" "$accounting" >>"$rows_file"
+    printf '{"workload": "%s", "server": %s, "successes": %d, "cpu": %s, "log_bytes": %d, "anchor": {"name": "%s", "rate": %s}, "accounting": "%s"%s}\n' \
+        "$1" "$measured" "$successes" "$cpu" "$log_bytes" "$2" "$3" "$accounting" "${4:+, $4}" >>"$rows_file"
 }
+
+# measure_auth_purchases NAME MODE [KEY_PREFIX]: a purchase workload (MODE
+# token-purchase or keyed-token-purchase) through a new server that requires
+# credentials, on a ticket its organiser created through it with a token of
+# theirs. A new server for each workload, so that each one's buyers' tokens
+# are new to it: every one of them pays its signature check once in the
+# measurement. Sets auth_buyers: "TOKENS BUYERS", the tokens sent in turn
+# and the buyers whose purchases were made.
+measure_auth_purchases() {
+    local name=$1 mode=$2 open_base=$SERVER_BASE open_log=$server_log organiser ticket refused
+    open_server_pid=$SERVER_PID
+    server_log="$scratch/$name-server.log"
+    start_release_server "$server_log" "${auth_env[@]}"
+    organiser=$(target/release/tickets-server tokens create --organiser "bench $name" \
+        --permissions create_tickets 2>/dev/null) || die "$name: tickets-server tokens create failed"
+    ticket=$(curl -sf -X POST "$SERVER_BASE/tickets" -H "Authorization: Bearer $organiser" \
+        -H 'Content-Type: application/json' -d '{"name": "bench", "desc": "", "allocation": 1000000000}' |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])') ||
+        die "$name: the organiser's token could not create a ticket"
+    refused=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$SERVER_BASE/tickets/$ticket/purchases" \
+        -H 'Content-Type: application/json' -d '{"quantity": 1}')
+    [[ $refused == 401 ]] || die "$name: a purchase without credentials answered $refused, not 401"
+    measure_purchases "$name" "$mode" "$ticket" "$ticket" "$connections" "${@:3}" "$scratch/tokens.txt"
+    auth_buyers="$buyer_tokens $(sql "SELECT count(DISTINCT user_id) FROM purchases WHERE ticket_id = $ticket")"
+    stop_release_server
+    SERVER_PID=$open_server_pid SERVER_BASE=$open_base server_log=$open_log
+    open_server_pid=
+}
+
+# The fields of an auth workload's row: its tokens and buyers.
+auth_fields() {
+    local tokens buyers
+    read -r tokens buyers <<<"$auth_buyers"
+    printf '"tokens": %d, "buyers": %d' "$tokens" "$buyers"
+}
+
+# Each auth workload runs right after its twin with AUTH_MODE=open, the
+# anchors before them: on a shared machine, the load of a minute later
+# would otherwise fall on one side of their ratio only.
+if selected auth-hot; then
+    anchor purchase "$hot_anchor" "$hot_anchor" >/dev/null
+    selected hot && anchor naive-purchase "$naive_anchor" "$naive_anchor" >/dev/null
+fi
 
 if selected hot; then
     measure_purchases hot purchase "$hot_server" "$hot_server" "$connections"
@@ -388,10 +465,20 @@ if selected hot; then
     record hot-naive naive-one "$(anchor naive-purchase "$naive_anchor" "$naive_anchor")"
 fi
 
+if selected auth-hot; then
+    measure_auth_purchases auth-hot token-purchase
+    record auth-hot purchase-one "$(anchor purchase "$hot_anchor" "$hot_anchor")" "$(auth_fields)"
+fi
+
 if selected keyed-hot; then
     measure_purchases keyed-hot keyed-purchase "$keyed_server" "$keyed_server" "$connections" \
         "bench-$(cat /proc/sys/kernel/random/uuid)"
     record keyed-hot purchase-one "$(anchor purchase "$hot_anchor" "$hot_anchor")"
+fi
+
+if selected auth-keyed-hot; then
+    measure_auth_purchases auth-keyed-hot keyed-token-purchase "bench-$(cat /proc/sys/kernel/random/uuid)"
+    record auth-keyed-hot purchase-one "$(anchor purchase "$hot_anchor" "$hot_anchor")" "$(auth_fields)"
 fi
 
 if selected limited-hot; then
