@@ -342,9 +342,9 @@ const RATE_LIMIT: HeaderName = HeaderName::from_static("ratelimit");
 const RATE_LIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 /// The buyer an order is for, for the per-buyer limit: the token's buyer;
-/// with `AUTH_MODE=open`, the one the body names (the generated server
-/// refuses a body without one). An organiser's orders (the box office) are
-/// limited per address only.
+/// with `AUTH_MODE=open`, the one the body names (the operation refuses a
+/// body without one). An organiser's orders (the box office) are limited
+/// per address only.
 fn buyer(caller: &Caller, body: &[u8]) -> Option<uuid::Uuid> {
     #[derive(serde::Deserialize)]
     struct Named {
