@@ -125,11 +125,12 @@ const HOT: &[Hot] = &[
     Hot {
         name: "record_where_all_fit",
         parameters: "bigint[], uuid[], uuid[], integer[], integer[], integer[], text[], text[], \
-                     smallint[], text[], text[], text, text, text",
+                     text[], smallint[], text[], text[], text, text, text",
         arguments: "ARRAY[7, 8], ARRAY[gen_random_uuid(), gen_random_uuid()], \
                     ARRAY[gen_random_uuid(), gen_random_uuid()], ARRAY[1, 2], ARRAY[NULL, 60]::integer[], \
-                    ARRAY[1, 0], ARRAY['new-1', 'new-2'], ARRAY['f', 'f'], ARRAY[201, 201]::smallint[], \
-                    ARRAY[NULL, NULL]::text[], ARRAY['{}', '{}'], 's', 'a', 'e'",
+                    ARRAY[1, 0], ARRAY['buyer:a', 'buyer:b'], ARRAY['new-1', 'new-2'], ARRAY['f', 'f'], \
+                    ARRAY[201, 201]::smallint[], ARRAY[NULL, NULL]::text[], ARRAY['{}', '{}'], \
+                    's', 'a', 'e'",
         prepared: true,
         indexes: &["tickets_pkey", "idempotency_keys_pkey"],
     },
