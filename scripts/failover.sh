@@ -21,6 +21,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/server.sh"
+source "$repo_root/scripts/lib/replicas.sh"
 cd "$repo_root"
 
 [[ $(id -u) -eq 0 ]] || die "scripts/failover.sh must run as root (the cluster, iptables)"
@@ -40,7 +41,7 @@ done
 cargo build --release --locked -p tickets-server
 
 scratch=$(mktemp -d)
-replica_pids=() traffic_pid=
+traffic_pid=
 cleanup() {
     stop_started "$traffic_pid" "${replica_pids[@]}"
     wait
@@ -54,13 +55,7 @@ export DATABASE_URL
 pg_bin=/usr/lib/postgresql/15/bin
 sql() { timeout 10 "$pg_bin/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
 
-urls=()
-for i in 0 1 2; do
-    start_release_server "$scratch/replica-$i.log"
-    replica_pids[i]=$SERVER_PID
-    SERVER_PID=
-    urls+=("$SERVER_BASE")
-done
+start_replicas "$scratch"
 
 leader() {
     ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:22379 --dial-timeout=2s --command-timeout=2s \
@@ -99,8 +94,8 @@ await_whole_cluster() {
 # all of them (an isolation takes the longest: the lock's ttl, 15 s).
 period=30
 duration=$(( lead_in + faults * period + tail_out ))
-log "failover: $faults faults under ${duration} s of traffic on ${urls[*]}"
-python3 scripts/lib/soak.py traffic --duration "$duration" --replicas "$(IFS=,; echo "${urls[*]}")" \
+log "failover: $faults faults under ${duration} s of traffic on $REPLICA_URLS"
+python3 scripts/lib/soak.py traffic --duration "$duration" --replicas "$REPLICA_URLS" \
     --psql "$pg_bin/psql" --out "$scratch/observed.json" --holds 0.15 &
 traffic_pid=$!
 traffic_started=$SECONDS
@@ -134,29 +129,11 @@ traffic_pid=
 (( status == 0 )) || die "the clients failed (exit $status)"
 (( injected == faults )) || die "only $injected of $faults faults ran before the traffic ended"
 
-# What the last primary holds.
-sql "COPY (SELECT id, allocation, remaining, held FROM tickets) TO STDOUT WITH (FORMAT csv, HEADER)" \
-    >"$scratch/tickets.csv"
-sql "COPY (SELECT id, ticket_id, user_id, quantity, seq, cancelled_at IS NOT NULL AS cancelled FROM purchases)
-     TO STDOUT WITH (FORMAT csv, HEADER)" >"$scratch/purchases.csv"
-
-failed=()
-for i in 0 1 2; do
-    if kill -TERM "${replica_pids[i]}" 2>/dev/null; then
-        wait "${replica_pids[i]}" || failed+=("replica $i exited $? on SIGTERM")
-    else
-        failed+=("replica $i exited by itself")
-    fi
-done
-replica_pids=()
-for file in "$scratch"/replica-*.log; do
-    if grep -q panicked "$file"; then
-        failed+=("a replica panicked: $(grep -m 1 panicked "$file")")
-    fi
-done
+save_books "$scratch" "$pg_bin/psql"
+stop_replicas
 
 # The replicas keep answering 503 for a few seconds after the database
 # takes writes again (their batches resume, their pools reconnect): grace.
 python3 scripts/lib/soak.py report --observed "$scratch/observed.json" --faults "$faults_log" \
     --tickets "$scratch/tickets.csv" --purchases "$scratch/purchases.csv" --grace 10 \
-    "${failed[@]/#/--failed=}"
+    "${REPLICA_FAILURES[@]/#/--failed=}"

@@ -16,6 +16,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
 source "$repo_root/scripts/lib/server.sh"
+source "$repo_root/scripts/lib/replicas.sh"
 cd "$repo_root"
 
 duration=600
@@ -36,7 +37,7 @@ done
 cargo build --release --locked -p tickets-server
 
 scratch=$(mktemp -d)
-replica_ports=() replica_pids=() replica_starts=() traffic_pid=
+traffic_pid=
 cleanup() {
     stop_release_server
     stop_started "$traffic_pid" "${replica_pids[@]}"
@@ -47,40 +48,15 @@ cleanup() {
 trap cleanup EXIT
 start_local_postgres "$scratch/pgdata"
 
-sql() { "$POSTGRES_BIN_DIR/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "$1"; }
-
-# start_replica I: replica I on its port, with its defaults; a log file for
-# each start. A pid is forgotten once its process is reaped, so that cleanup
-# never signals a pid another process may have taken since.
-start_replica() {
-    local i=$1
-    replica_starts[i]=$(( ${replica_starts[i]:-0} + 1 ))
-    start_release_server_on "${replica_ports[i]}" "$scratch/replica-$i.${replica_starts[i]}.log"
-    replica_pids[i]=$SERVER_PID
-    SERVER_PID=
-}
-
-urls=()
-for i in 0 1 2; do
-    replica_ports[i]=$(free_port)
-    start_replica "$i"
-    urls+=("$SERVER_BASE")
-done
+start_replicas "$scratch"
 
 restart_database() {
     as_db_owner "$POSTGRES_BIN_DIR/pg_ctl" --pgdata "$POSTGRES_DATA_DIR" --log "$POSTGRES_DATA_DIR/server.log" \
         --mode "$1" --wait restart >/dev/null || { tail -n 20 "$POSTGRES_DATA_DIR/server.log" >&2; die "PostgreSQL did not restart"; }
 }
 
-kill_replica() {
-    kill -KILL "${replica_pids[$1]}"
-    wait "${replica_pids[$1]}" 2>/dev/null || true
-    replica_pids[$1]=
-    start_replica "$1"
-}
-
-log "soak: ${duration} s of traffic on ${urls[*]}"
-python3 scripts/lib/soak.py traffic --duration "$duration" --replicas "$(IFS=,; echo "${urls[*]}")" \
+log "soak: ${duration} s of traffic on $REPLICA_URLS"
+python3 scripts/lib/soak.py traffic --duration "$duration" --replicas "$REPLICA_URLS" \
     --psql "$POSTGRES_BIN_DIR/psql" --out "$scratch/observed.json" &
 traffic_pid=$!
 traffic_started=$SECONDS
@@ -101,7 +77,7 @@ while kill -0 "$traffic_pid" 2>/dev/null; do
     begun=$(date +%s.%N)
     if [[ $kind == kill ]]; then
         target=$(( RANDOM % 3 ))
-        kill_replica "$target"
+        restart_replica "$target"
     else
         target=db
         restart_database "${kind#restart-}"
@@ -115,35 +91,8 @@ wait "$traffic_pid" || status=$?
 traffic_pid=
 (( status == 0 )) || die "the clients failed (exit $status)"
 
-# What the database holds. Holds and cancellations count where the schema
-# has them: left + sold + held = allocation, a cancelled purchase not sold.
-column() {
-    [[ $(sql "SELECT count(*) FROM information_schema.columns WHERE table_name = '$1' AND column_name = '$2'") == 1 ]]
-}
-held=0 cancelled=false
-column tickets held && held=held
-column purchases cancelled_at && cancelled="cancelled_at IS NOT NULL"
-sql "COPY (SELECT id, allocation, remaining, $held AS held FROM tickets) TO STDOUT WITH (FORMAT csv, HEADER)" \
-    >"$scratch/tickets.csv"
-sql "COPY (SELECT id, ticket_id, user_id, quantity, seq, $cancelled AS cancelled FROM purchases)
-     TO STDOUT WITH (FORMAT csv, HEADER)" >"$scratch/purchases.csv"
-
-# Every replica still up, and each stops cleanly on SIGTERM.
-failed=()
-for i in 0 1 2; do
-    if kill -TERM "${replica_pids[i]}" 2>/dev/null; then
-        wait "${replica_pids[i]}" || failed+=("replica $i exited $? on SIGTERM")
-    else
-        failed+=("replica $i exited by itself")
-    fi
-done
-replica_pids=()
-for file in "$scratch"/replica-*.log; do
-    if grep -q panicked "$file"; then
-        failed+=("a replica panicked: $(grep -m 1 panicked "$file")")
-    fi
-done
-log "the replicas logged $(cat "$scratch"/replica-*.log | wc -l) warnings or errors"
+save_books "$scratch" "$POSTGRES_BIN_DIR/psql"
+stop_replicas
 
 python3 scripts/lib/soak.py report --observed "$scratch/observed.json" --faults "$faults_log" \
-    --tickets "$scratch/tickets.csv" --purchases "$scratch/purchases.csv" "${failed[@]/#/--failed=}"
+    --tickets "$scratch/tickets.csv" --purchases "$scratch/purchases.csv" "${REPLICA_FAILURES[@]/#/--failed=}"
