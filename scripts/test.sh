@@ -3,7 +3,7 @@
 # the release build and the deployment files, the image and the compose
 # stack on a real Docker engine, the test suites against a real PostgreSQL,
 # the contract checks, the storefront in a browser, and short runs of the
-# benchmark and the soak.
+# benchmark, the soak and the failover test on the HA cluster.
 #
 # With DATABASE_URL unset it starts a throwaway PostgreSQL of its own
 # (installing it from the system's packages if absent) and removes it after.
@@ -65,9 +65,8 @@ scripts/bench.sh --smoke
 log "a short soak: three replicas, a database restart of each kind and a kill in 30 s"
 scripts/soak.sh --smoke
 
-# scripts/failover.sh --smoke (the HA cluster, three replicas, a kill, a
-# switchover and an isolation of the primary) joins this list once it has
-# passed on a quiet machine with the cluster's current ports: docs/HA.md.
+log "a short failover run: the HA cluster, three replicas, a kill, a switchover and a cut-off primary"
+scripts/failover.sh --smoke
 
 # One closing line for whoever reads the end of the log.
 echo "tests: ${passed:-0} passed, 0 failed"
