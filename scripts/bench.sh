@@ -43,9 +43,10 @@
 # as shipped, /healthz probed on a new connection every 100 ms
 # during the rush), log-cost (hot, keyed-hot and read through the server as
 # shipped and through a second one with RUST_LOG=off, on the same database,
-# alternating, three rounds; the ratio of their medians). With --open-loop:
-# open-hot and open-read (a fixed arrival rate of 50% and 80% of the
-# workload's closed-loop rate in this run, then 10% to 120% for the plot).
+# alternating, five rounds; the median of the rounds' ratios). With
+# --open-loop: open-hot and open-read (a fixed arrival rate of 50% and 80%
+# of the workload's closed-loop rate in this run, then 10% to 120% for the
+# plot).
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
@@ -516,14 +517,14 @@ fi
 
 # log-cost: the shipped server against a second one with RUST_LOG=off, on
 # the same database and tickets, in alternating order (the machine may be
-# shared: a slower minute falls on both sides), three rounds of each
+# shared: a slower minute falls on both sides), five rounds of each
 # workload; one round in a smoke run.
 if selected log-cost; then
     shipped_pid=$SERVER_PID shipped_base=$SERVER_BASE shipped_log=$server_log
     start_release_server "$scratch/quiet-server.log" "${server_env[@]}" RUST_LOG=off
     quiet_pid=$SERVER_PID quiet_base=$SERVER_BASE
     SERVER_PID=$shipped_pid SERVER_BASE=$shipped_base
-    rounds=3
+    rounds=5
     [[ -z $smoke ]] || rounds=1
     log_cost_file="$scratch/log-cost.jsonl"
     : >"$log_cost_file"
