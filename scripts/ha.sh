@@ -171,6 +171,10 @@ postgresql:
   data_dir: $node_dir/data
   bin_dir: $pg_bin
   pgpass: $node_dir/pgpass
+  # A standby clones the leader after an immediate checkpoint: a spread
+  # one paces its writes over minutes (checkpoint_completion_target).
+  basebackup:
+    - checkpoint: fast
   authentication:
     superuser:
       username: postgres

@@ -103,22 +103,24 @@ dockerfile_stage_base() {
 }
 
 compose_image() {
-    sed -nE "s/^\s+image: ($1:\S+)\$/\1/p" "$repo_root/docker-compose.yml" | sort -u
+    sed -nE "s#^\s+image: ($1:\S+)\$#\1#p" "$repo_root/docker-compose.yml" | sort -u
 }
 
 ensure_base_images() {
-    local runtime rust postgres nginx
+    local runtime rust postgres nginx etcd
     runtime=$(dockerfile_stage_base runtime)
     rust=$(dockerfile_stage_base chef)
     postgres=$(compose_image postgres)
     nginx=$(compose_image nginx)
-    [[ -n "$runtime" && -n "$rust" && -n "$postgres" && -n "$nginx" ]] ||
+    etcd=$(compose_image quay.io/coreos/etcd)
+    [[ -n "$runtime" && -n "$rust" && -n "$postgres" && -n "$nginx" && -n "$etcd" ]] ||
         die "cannot find the base images' names in the Dockerfile and docker-compose.yml"
     # The Debian image first: the other stand-ins are built on it.
     ensure_base_image "$runtime" debian_standin
     ensure_base_image "$rust" rust_standin "$runtime"
     ensure_base_image "$postgres" postgres_standin "$runtime"
     ensure_base_image "$nginx" nginx_standin "$runtime"
+    ensure_base_image "$etcd" etcd_standin "$runtime"
 }
 
 # ensure_base_image NAME RECIPE [BASE]: NAME as it is, else pulled, else
@@ -193,7 +195,10 @@ rust_standin() {
 }
 
 # Debian's PostgreSQL 15 with no cluster of its own; the entrypoint makes
-# one from the official image's variables.
+# one from the official image's variables. The data directory exists and
+# belongs to postgres, as in the official image: a named volume mounted
+# there takes its owner, so an image built on this one (deploy/ha) can run
+# as postgres and write to it.
 postgres_standin() {
     local name=$1 label=$2 base=$3
     standin_run "$base" "mkdir -p /etc/postgresql-common/createcluster.d
@@ -201,7 +206,8 @@ postgres_standin() {
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
         rm -rf /var/lib/apt/lists/*
-        install -d -o postgres -g postgres -m 3777 /var/run/postgresql"
+        install -d -o postgres -g postgres -m 3777 /var/run/postgresql
+        install -d -o postgres -g postgres -m 1777 /var/lib/postgresql/data"
     docker cp "$repo_root/scripts/standins/postgres-entrypoint.sh" tickets-stand-in:/usr/local/bin/docker-entrypoint.sh
     standin_commit "$name" "$label" \
         --change 'ENV PGDATA=/var/lib/postgresql/data' \
@@ -221,4 +227,18 @@ nginx_standin() {
         ln -sf /dev/stderr /var/log/nginx/error.log"
     standin_commit "$name" "$label" --change 'EXPOSE 80' \
         --change 'CMD ["nginx", "-g", "daemon off;"]'
+}
+
+# Debian's etcd-server, bookworm's 3.4.23 as the image's tag says, run as
+# root with the binary on PATH, as the official image does; the compose
+# file gives its command line. No service is started while it installs.
+etcd_standin() {
+    local name=$1 label=$2 base=$3 version=${1##*:v}
+    standin_run "$base" "printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+        rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d
+        etcd --version | grep -qx 'etcd Version: $version' || { etcd --version >&2; exit 1; }"
+    standin_commit "$name" "$label" --change 'EXPOSE 2379 2380' --change 'CMD ["etcd"]'
 }
