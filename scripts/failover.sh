@@ -91,9 +91,11 @@ await_whole_cluster() {
 }
 
 # A fault every period seconds at most; the traffic lasts long enough for
-# all of them (an isolation takes the longest: the lock's ttl, 15 s).
+# all of them (an isolation takes the longest: the lock's ttl, 15 s; a
+# switchover and the old primary's rejoining can take 45 s), with 5 s a
+# fault to spare.
 period=30
-duration=$(( lead_in + faults * period + tail_out ))
+duration=$(( lead_in + faults * (period + 5) + tail_out ))
 log "failover: $faults faults under ${duration} s of traffic on $REPLICA_URLS"
 python3 scripts/lib/soak.py traffic --duration "$duration" --replicas "$REPLICA_URLS" \
     --psql "$pg_bin/psql" --out "$scratch/observed.json" --holds 0.15 &
@@ -128,6 +130,8 @@ wait "$traffic_pid" || status=$?
 traffic_pid=
 (( status == 0 )) || die "the clients failed (exit $status)"
 (( injected == faults )) || die "only $injected of $faults faults ran before the traffic ended"
+reclones=$(grep -c 're-cloning' "${TICKETS_HA_DIR:-/tmp/tickets-ha}/log/watcher.log" 2>/dev/null || true)
+log "standbys re-cloned by ha.sh's watcher after a failover left them on an old timeline: ${reclones:-0}"
 
 save_books "$scratch" "$pg_bin/psql"
 stop_replicas

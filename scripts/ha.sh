@@ -11,6 +11,9 @@
 #   scripts/ha.sh primary     the current primary postmaster's pid
 #   scripts/ha.sh down        stops everything and removes the data
 #
+# With the cluster, up starts a watcher of the standbys (watch_standbys
+# below): it re-clones a standby that a failover left behind for good.
+#
 # And for drills and operators:
 #   scripts/ha.sh url | status | switchover
 #   scripts/ha.sh isolate | heal   cut the primary off from etcd and the
@@ -230,6 +233,49 @@ start_node() {
     echo $! >"$node_dir/patroni.pid"
 }
 
+# Patroni 3.0.2 decides whether a standby must be rewound once, when the
+# leader changes, from the WAL the standby has replayed by then. An
+# asynchronous standby can hold WAL the synchronous one never received (the
+# old primary's unacknowledged tail); if it had not replayed that WAL yet,
+# it passes the check, replays it, and then cannot follow the new timeline,
+# which forked before it: PostgreSQL retries forever and Patroni does not
+# look again. This watcher re-clones a standby that stays on an older
+# timeline than the leader's for 30 s (a healthy one follows within
+# seconds), so that the cluster is whole again for the next failure.
+# Each re-clone is logged in log/watcher.log.
+watch_standbys() {
+    local -A behind_since=()
+    local member timeline leader_timeline
+    while sleep 5; do
+        while read -r member timeline leader_timeline; do
+            if (( timeline >= leader_timeline )); then
+                unset "behind_since[$member]"
+            elif [[ -z ${behind_since[$member]:-} ]]; then
+                behind_since[$member]=$SECONDS
+            elif (( SECONDS - behind_since[$member] >= 30 )); then
+                log "$(date -u +%FT%TZ) $member on timeline $timeline, the leader on $leader_timeline for 30 s: re-cloning it"
+                runuser -u postgres -- patronictl -c "$ha_dir/node1/patroni.yml" reinit --force "$scope" "$member" ||
+                    log "the re-clone of $member could not start; trying again"
+                unset "behind_since[$member]"
+            fi
+        done < <(runuser -u postgres -- patronictl -c "$ha_dir/node1/patroni.yml" list --format json 2>/dev/null |
+            python3 -c 'import json, sys
+members = json.load(sys.stdin)
+leader = next((m for m in members if m.get("Role") == "Leader" and m.get("State") == "running"), None)
+for m in members:
+    if leader and m is not leader and m.get("State") in ("running", "streaming") and "TL" in m and "TL" in leader:
+        print(m["Member"], m["TL"], leader["TL"])' 2>/dev/null || true)
+    done
+}
+
+start_watcher() {
+    if [[ -f $ha_dir/watcher.pid ]] && kill -0 "$(cat "$ha_dir/watcher.pid")" 2>/dev/null; then
+        return
+    fi
+    setsid "$(readlink -f "$0")" watch >>"$ha_dir/log/watcher.log" 2>&1 </dev/null &
+    echo $! >"$ha_dir/watcher.pid"
+}
+
 psql_node() {
     local port=$1; shift
     timeout 5 "$pg_bin/psql" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"
@@ -279,6 +325,7 @@ up() {
     if [[ ! -f $ha_dir/backrest/backup/$stanza/backup.info ]]; then
         pgbackrest_primary stanza-create >&2 || die "pgBackRest could not create its stanza"
     fi
+    start_watcher
     database_url
 }
 
@@ -288,6 +335,9 @@ down() {
     require_root down
     heal_rules
     local i pid_file pid
+    if [[ -f $ha_dir/watcher.pid ]]; then
+        kill -TERM "$(cat "$ha_dir/watcher.pid")" 2>/dev/null || true
+    fi
     for i in 0 1 2; do
         pid_file=$ha_dir/node$(( i + 1 ))/patroni.pid
         if [[ -f $pid_file ]]; then
@@ -405,5 +455,6 @@ case ${1:-} in
     isolate) isolate ;;
     heal) heal ;;
     backup) backup "${2:-full}" ;;
+    watch) watch_standbys ;;
     *) die "usage: scripts/ha.sh up|primary|down|url|status|switchover|isolate|heal|backup [full|diff|incr]" ;;
 esac
