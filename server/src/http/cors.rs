@@ -21,7 +21,9 @@ use hyper::header::{
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, X-Request-Id";
 
 /// The response headers a listed origin's scripts may read.
-const EXPOSED_HEADERS: &str = "Location, X-Request-Id, Retry-After, RateLimit, RateLimit-Policy";
+/// `WWW-Authenticate` says why a 401 refused: no token, or an invalid one.
+const EXPOSED_HEADERS: &str =
+    "Location, X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, WWW-Authenticate";
 
 /// How long a browser may keep a preflight's answer, in seconds.
 const MAX_AGE_SECONDS: &str = "600";

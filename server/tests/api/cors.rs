@@ -141,6 +141,7 @@ async fn responses_to_a_listed_origin_expose_what_scripts_read_even_errors() {
             "Retry-After",
             "RateLimit",
             "RateLimit-Policy",
+            "WWW-Authenticate",
         ] {
             assert!(exposed.contains(name), "{name} not exposed: {exposed}");
         }
