@@ -54,12 +54,14 @@ database_url() {
     printf 'postgres://postgres@%s/tickets?target_session_attrs=read-write&connect_timeout=2\n' "${hosts[*]}"
 }
 
+# The cluster's own software at the versions bookworm ships (and
+# deploy/ha/Dockerfile pins); the tools around it as the system has them.
 install_packages() {
     local missing=()
-    command -v patroni >/dev/null || missing+=(patroni)
-    command -v etcd >/dev/null || missing+=(etcd-server)
-    command -v etcdctl >/dev/null || missing+=(etcd-client)
-    command -v pgbackrest >/dev/null || missing+=(pgbackrest)
+    command -v patroni >/dev/null || missing+=(patroni=3.0.2-1)
+    command -v etcd >/dev/null || missing+=(etcd-server=3.4.23-4+b4)
+    command -v etcdctl >/dev/null || missing+=(etcd-client=3.4.23-4+b4)
+    command -v pgbackrest >/dev/null || missing+=(pgbackrest=2.45-1)
     command -v iptables >/dev/null || missing+=(iptables)
     [[ -x $pg_bin/postgres ]] || missing+=(postgresql-15)
     command -v curl >/dev/null || missing+=(curl)
