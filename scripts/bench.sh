@@ -221,12 +221,16 @@ read -r overload_server _ <<<"$(new_tickets 1)"
 
 # Every ticket: what is left, what is held and what was bought (and not
 # cancelled) make what was allocated; what is held is what its holds hold.
+# One pass over purchases and holds: a subquery per ticket took over five
+# minutes on the 2.6 million purchases of a five-round log-cost run.
 books_balance() {
     [[ $(sql "SELECT count(*) FROM tickets t
-               WHERE t.remaining + t.held + COALESCE((SELECT sum(quantity) FROM purchases p
-                      WHERE p.ticket_id = t.id AND p.cancelled_at IS NULL), 0) <> t.allocation
-                  OR t.held <> COALESCE((SELECT sum(quantity) FROM holds h
-                      WHERE h.ticket_id = t.id AND h.status = 'held'), 0)") == 0 ]]
+               LEFT JOIN (SELECT ticket_id, sum(quantity) AS sold FROM purchases
+                          WHERE cancelled_at IS NULL GROUP BY ticket_id) p ON p.ticket_id = t.id
+               LEFT JOIN (SELECT ticket_id, sum(quantity) AS held FROM holds
+                          WHERE status = 'held' GROUP BY ticket_id) h ON h.ticket_id = t.id
+               WHERE t.remaining + t.held + COALESCE(p.sold, 0) <> t.allocation
+                  OR t.held <> COALESCE(h.held, 0)") == 0 ]]
 }
 
 # Purchase rows of the tickets FIRST..LAST and idempotency keys stored, read
