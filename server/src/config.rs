@@ -362,6 +362,25 @@ impl AuthSettings {
     }
 }
 
+impl AuthSettings {
+    /// The start-up check: warns loudly in open mode; otherwise checks the
+    /// OpenID Connect settings and reads the keys file if one is set, so an
+    /// unusable one stops the server.
+    pub fn check_at_start(&self) -> Result<(), String> {
+        match self {
+            Self::Open => {
+                tracing::warn!(
+                    "AUTH_MODE=open: every request is served without credentials; \
+                     anyone can create tickets and act on any purchase or hold. \
+                     For local experiments only (docs/AUTH.md)"
+                );
+                Ok(())
+            }
+            Self::Required(oidc) => crate::auth::OidcVerifier::new(oidc.clone()).map(drop),
+        }
+    }
+}
+
 #[cfg(test)]
 mod auth_settings_tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use tickets_server::config::{AuthSettings, Config, DEFAULT_LISTEN_ADDR};
 use tickets_server::startup::Application;
-use tickets_server::{auth, healthcheck, telemetry, tokens_cli};
+use tickets_server::{healthcheck, telemetry, tokens_cli};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -39,7 +39,7 @@ async fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(error) = auth::check_at_start(&auth_settings) {
+    if let Err(error) = auth_settings.check_at_start() {
         tracing::error!(error = %error, "invalid configuration");
         return ExitCode::from(2);
     }

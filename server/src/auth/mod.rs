@@ -19,8 +19,6 @@ pub use token_store::{
     list, revoke,
 };
 
-use crate::config::AuthSettings;
-
 /// Who a request's credentials speak for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -159,23 +157,6 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
         .then_some(token)
-}
-
-/// The start-up check: warns loudly in open mode; otherwise checks the
-/// OpenID Connect settings and reads the keys file if one is set, so an
-/// unusable one stops the server.
-pub fn check_at_start(settings: &AuthSettings) -> Result<(), String> {
-    match settings {
-        AuthSettings::Open => {
-            tracing::warn!(
-                "AUTH_MODE=open: every request is served without credentials; \
-                 anyone can create tickets and act on any purchase or hold. \
-                 For local experiments only (docs/AUTH.md)"
-            );
-            Ok(())
-        }
-        AuthSettings::Required(oidc) => OidcVerifier::new(oidc.clone()).map(drop),
-    }
 }
 
 #[cfg(test)]
