@@ -57,10 +57,7 @@ sql() { timeout 10 "$pg_bin/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" -
 
 start_replicas "$scratch"
 
-leader() {
-    ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:22379 --dial-timeout=2s --command-timeout=2s \
-        get --print-value-only /service/tickets/leader 2>/dev/null || true
-}
+leader() { scripts/ha.sh leader; }
 
 # Until a primary other than OLD takes a commit its synchronous standby
 # confirmed (bounded: 60 s).
@@ -130,8 +127,7 @@ wait "$traffic_pid" || status=$?
 traffic_pid=
 (( status == 0 )) || die "the clients failed (exit $status)"
 (( injected == faults )) || die "only $injected of $faults faults ran before the traffic ended"
-reclones=$(grep -c 're-cloning' "${TICKETS_HA_DIR:-/tmp/tickets-ha}/log/watcher.log" 2>/dev/null || true)
-log "standbys re-cloned by ha.sh's watcher after a failover left them on an old timeline: ${reclones:-0}"
+log "standbys re-cloned by ha.sh's watcher after a failover left them on an old timeline: $(scripts/ha.sh reclones)"
 
 save_books "$scratch" "$pg_bin/psql"
 stop_replicas

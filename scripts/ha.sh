@@ -16,6 +16,8 @@
 #
 # And for drills and operators:
 #   scripts/ha.sh url | status | switchover
+#   scripts/ha.sh leader      the node holding the leader lock (node1..3)
+#   scripts/ha.sh reclones    how many standbys the watcher has re-cloned
 #   scripts/ha.sh isolate | heal   cut the primary off from etcd and the
 #                                  standbys (iptables), and undo it
 #   scripts/ha.sh backup [full|diff|incr]   a pgBackRest backup
@@ -442,6 +444,15 @@ heal() {
     heal_rules
 }
 
+# How many standbys the watcher has re-cloned since the cluster was made.
+reclones() {
+    if [[ -f $ha_dir/log/watcher.log ]]; then
+        grep -c 're-cloning' "$ha_dir/log/watcher.log" || true
+    else
+        echo 0
+    fi
+}
+
 backup() {
     require_root backup
     pgbackrest_primary --type="${1:-full}" backup >&2
@@ -452,11 +463,13 @@ case ${1:-} in
     primary) primary ;;
     down) down ;;
     url) database_url ;;
+    leader) leader_name || true ;;
+    reclones) reclones ;;
     status) status ;;
     switchover) switchover ;;
     isolate) isolate ;;
     heal) heal ;;
     backup) backup "${2:-full}" ;;
     watch) watch_standbys ;;
-    *) die "usage: scripts/ha.sh up|primary|down|url|status|switchover|isolate|heal|backup [full|diff|incr]" ;;
+    *) die "usage: scripts/ha.sh up|primary|down|url|status|leader|reclones|switchover|isolate|heal|backup [full|diff|incr]" ;;
 esac
