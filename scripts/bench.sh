@@ -28,6 +28,12 @@
 #   scripts/bench.sh --server-env NAME=VALUE
 #                                       the server with this on top of the
 #                                       shipped environment (repeatable)
+#   scripts/bench.sh --client-cpus 2,3  the load generators (wrk, oha, pgbench,
+#                                       the health prober) on these CPUs, and
+#                                       the server, PostgreSQL and nginx on
+#                                       the others: on a machine with cores
+#                                       to spare, so that the generators' CPU
+#                                       and scheduling stay out of the figures
 #   scripts/bench.sh --smoke            2 s a workload, into bench/results/smoke:
 #                                       proves the script works (CI), the
 #                                       open-loop path at a tiny rate included
@@ -59,6 +65,7 @@ connections=64
 smoke=
 only=
 open_loop=
+client_cpus=
 extra_env=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -66,16 +73,43 @@ while [[ $# -gt 0 ]]; do
         --duration) duration=${2:?--duration needs SECONDS}; shift ;;
         --only) only=${2:?--only needs WORKLOAD[,WORKLOAD]}; shift ;;
         --open-loop) open_loop=1 ;;
+        --client-cpus) client_cpus=${2:?--client-cpus needs a CPU list, as taskset takes it}; shift ;;
         --server-env)
             [[ ${2:-} == [A-Z]*=* ]] || die "--server-env needs NAME=VALUE"
             extra_env+=("$2"); shift ;;
-        *) die "unknown argument $1 (use --smoke, --duration SECONDS, --only WORKLOAD[,WORKLOAD], --open-loop or --server-env NAME=VALUE)" ;;
+        *) die "unknown argument $1 (use --smoke, --duration SECONDS, --only WORKLOAD[,WORKLOAD], --open-loop, --client-cpus LIST or --server-env NAME=VALUE)" ;;
     esac
     shift
 done
 for name in ${only//,/ }; do
     [[ " ${workloads[*]} " == *" $name "* ]] || die "unknown workload $name (one of: ${workloads[*]})"
 done
+# With --client-cpus: the CPUs left to the server, PostgreSQL and nginx.
+server_cpus=
+if [[ -n $client_cpus ]]; then
+    server_cpus=$(python3 - "$client_cpus" <<'PY'
+import os, sys
+def cpus(text):
+    named = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        named.update(range(int(first), int(last or first) + 1))
+    return named
+try:
+    client = cpus(sys.argv[1])
+except ValueError:
+    sys.exit(f"error: --client-cpus {sys.argv[1]}: not a CPU list such as 1 or 2,3 or 4-7")
+available = os.sched_getaffinity(0)
+if not client <= available:
+    sys.exit(f"error: --client-cpus {sys.argv[1]}: this process may use only CPUs {sorted(available)}")
+left = sorted(available - client)
+if not left:
+    sys.exit(f"error: --client-cpus {sys.argv[1]} leaves no CPU for the server and PostgreSQL")
+print(",".join(map(str, left)))
+PY
+    ) || exit 1
+fi
+
 selected() {
     if [[ $1 == open-* && -z $open_loop && -z $only ]]; then
         return 1
@@ -127,6 +161,17 @@ if selected open-hot || selected open-read; then
     ensure_oha
 fi
 cargo build --release --locked -p tickets-server
+
+# With --client-cpus, this script, and so the PostgreSQL, servers and nginx
+# it starts from here on, runs on the CPUs left; each load generator runs
+# on the CPUs named. The server's runtime sizes itself to the CPUs it has.
+client=()
+if [[ -n $client_cpus ]]; then
+    taskset -p -c "$server_cpus" $$ >/dev/null
+    client=(taskset -c "$client_cpus")
+    configuration+="; load generators on CPUs $client_cpus, the server, PostgreSQL and nginx on CPUs $server_cpus"
+    log "load generators on CPUs $client_cpus; the server, PostgreSQL and nginx on CPUs $server_cpus"
+fi
 
 # The HTTP ceiling's server: nginx on a free loopback port answering BODY to
 # every request, one worker per core, no access log. Sets NGINX_BASE.
@@ -273,7 +318,7 @@ settle() {
 load() {
     local output="$scratch/wrk.log" script=(bench/wrk/tickets.lua "$1" -- "${@:2:3}" "${@:6}")
     [[ $2 == checkout ]] && script=(bench/wrk/checkout.lua "$1" -- "${@:3:2}")
-    if ! wrk --threads 2 --connections "$5" --duration "${duration}s" --timeout 10s \
+    if ! "${client[@]}" wrk --threads 2 --connections "$5" --duration "${duration}s" --timeout 10s \
         --script "${script[@]}" >"$output" 2>&1; then
         cat "$output" >&2
         curl -sf "$SERVER_BASE/healthz" >/dev/null || log "the server does not answer; the end of its log:"
@@ -400,7 +445,7 @@ anchor() {
     local script=$1 rate="$scratch/anchor-$1-$2-$3" output="$scratch/pgbench-$1.log"
     if [[ ! -f $rate ]]; then
         log "anchor: pgbench -M prepared $script.sql, $connections connections, ${duration}s"
-        "$POSTGRES_BIN_DIR/pgbench" --no-vacuum --protocol prepared --client "$connections" --jobs 2 \
+        "${client[@]}" "$POSTGRES_BIN_DIR/pgbench" --no-vacuum --protocol prepared --client "$connections" --jobs 2 \
             --time "$duration" --define first="$2" --define last="$3" --file "bench/pgbench/$script.sql" \
             "$DATABASE_URL" >"$output" 2>&1 || { cat "$output" >&2; die "pgbench $script.sql failed"; }
         sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$output" >"$rate"
@@ -582,7 +627,7 @@ open_loop() {
         rate=$(( closed * share / 100 ))
         (( rate > 0 )) || rate=20
         log "$name: oha at $rate requests/s ($share% of $closed/s closed-loop), $connections connections, ${duration}s"
-        oha --no-tui --output-format json --latency-correction --no-color -q "$rate" -z "${duration}s" -w \
+        "${client[@]}" oha --no-tui --output-format json --latency-correction --no-color -q "$rate" -z "${duration}s" -w \
             -c "$connections" "${target[@]}" >"$output" 2>"$scratch/oha.log" ||
             { cat "$scratch/oha.log" >&2; die "oha failed against $SERVER_BASE"; }
         python3 - "$output" "$share" "$rate" >>"$points" <<'PY'
@@ -643,7 +688,7 @@ if selected overload; then
     stop_release_server
     server_log="$scratch/overload-server.log"
     start_release_server "$server_log" "${server_env[@]}"
-    python3 bench/healthz_probe.py "$SERVER_BASE" "$duration" >"$scratch/healthz.json" &
+    "${client[@]}" python3 bench/healthz_probe.py "$SERVER_BASE" "$duration" >"$scratch/healthz.json" &
     probe_pid=$!
     measure_purchases overload purchase "$overload_server" "$overload_server" "$overload_connections"
     wait "$probe_pid"
@@ -663,7 +708,7 @@ for server_log in "$scratch"/*server.log; do
     fi
 done
 
-machine="$(nproc) cores, $(sed -nE 's/^model name\s*: (.*)/\1/p' /proc/cpuinfo | head -n 1), \
+machine="$(nproc --all) cores, $(sed -nE 's/^model name\s*: (.*)/\1/p' /proc/cpuinfo | head -n 1), \
 $(( $(sed -nE 's/^MemTotal:\s+([0-9]+) kB/\1/p' /proc/meminfo) / 1048576 )) GiB, \
 $("$POSTGRES_BIN_DIR/postgres" --version), $connections connections, ${duration} s a workload"
 

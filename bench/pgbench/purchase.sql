@@ -2,7 +2,7 @@
 -- as the server records it (the conditional decrement, the purchase's
 -- number and its row), in one autocommit round trip. It is what the
 -- server's batch statement (RecordWhereAllFit, server/src/storage/
--- purchase_batch.rs) does for a single purchase, without the arrays and
+-- orders/fast.rs) does for a single purchase, without the arrays and
 -- grouping a batch needs: update this file when what a purchase writes
 -- changes. The server makes the purchase's id itself; here the database
 -- does (gen_random_uuid()).
