@@ -2197,7 +2197,7 @@ pub struct PurchasePage {
     #[cfg_attr(feature = "validate", validate)]
     pub items: Vec<models::Purchase>,
 
-    /// Where the next page starts, to pass as `cursor` (the `number` of the page's last purchase); absent on the last page
+    /// Where the next page starts, to pass as `cursor` (the `number` of the last purchase the page looked at); absent on the last page
     #[serde(rename = "next_cursor")]
     #[cfg_attr(not(feature = "validate"), validate(
            regex(path = *RE_PURCHASEPAGE_NEXT_CURSOR),

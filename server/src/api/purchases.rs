@@ -103,11 +103,7 @@ impl TicketsApi {
             .await?
             .ok_or(ApiError::TicketNotFound(id))?;
         // The last page has no cursor: a client stops without asking again.
-        let next_cursor = page
-            .purchases
-            .last()
-            .filter(|_| page.more)
-            .map(|last| PurchaseCursor::after(last.seq).to_string());
+        let next_cursor = page.next.map(|next| next.to_string());
         let mut items: Vec<models::Purchase> =
             page.purchases.into_iter().map(purchase_model).collect();
         self.with_audit(caller, &mut items).await?;

@@ -41,12 +41,22 @@ impl From<PurchaseRow> for PurchaseRecord {
     }
 }
 
+/// The most of a ticket's purchases one buyer's page looks through.
+///
+/// A buyer's page filters the ticket's purchases by buyer as it reads them:
+/// an index by buyer would cost every purchase (about 13% of a hot ticket's
+/// rate when each purchase is a different buyer's, measured with wrk). So
+/// that one request costs the database a bounded amount however many
+/// purchases the ticket has (a scan of a million took 130 ms), a buyer's
+/// page reads at most this many of them, and ends where it stopped.
+pub const BUYER_PAGE_SCAN: i64 = 10_000;
+
 /// A page of a ticket's purchases.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PurchasePage {
     pub purchases: Vec<PurchaseRecord>,
-    /// Whether more purchases follow the page.
-    pub more: bool,
+    /// Where the next page starts, if any purchases may follow.
+    pub next: Option<PurchaseCursor>,
 }
 
 /// The purchase `purchase_id` of ticket `ticket`, if there is one.
@@ -71,7 +81,9 @@ pub async fn find_purchase(
 }
 
 /// Up to `limit` purchases of `ticket` in the order they committed, after
-/// the one numbered `after` if given; `None` when no ticket has this id.
+/// the one numbered `after` if given (only `buyer`'s, if given: then from
+/// at most [`BUYER_PAGE_SCAN`] of the ticket's purchases); `None` when no
+/// ticket has this id.
 pub async fn list_purchases(
     pool: &Pool,
     ticket: TicketId,
@@ -81,41 +93,72 @@ pub async fn list_purchases(
 ) -> Result<Option<PurchasePage>, StorageError> {
     read(pool, |conn| {
         Box::pin(async move {
-            // One more than the page holds, to know whether another page follows.
             let after = after.map_or(0, PurchaseCursor::seq);
+            // A buyer's page reads the purchases numbered up to `scanned`.
+            let scanned = buyer.map(|_| after.saturating_add(BUYER_PAGE_SCAN));
+            // One more than the page holds, to know whether another page follows.
             let mut purchases: Vec<PurchaseRow> =
-                page_query(ticket.get(), after, i64::from(limit) + 1, buyer)
+                page_query(ticket.get(), after, scanned, i64::from(limit) + 1, buyer)
                     .load(conn)
                     .await?;
-            if purchases.is_empty() {
-                // An empty page: tell an unknown ticket from one with no more purchases.
-                let exists: bool =
-                    diesel::select(diesel::dsl::exists(tickets::table.find(ticket.get())))
-                        .get_result(conn)
-                        .await?;
-                if !exists {
+            let full = purchases.len() > limit as usize;
+            purchases.truncate(limit as usize);
+            let last_on_page = purchases.last().map(|row| row.seq);
+            let next = if full {
+                last_on_page
+            } else if let Some(scanned) = scanned {
+                // A buyer's page that read all it may: the next starts where
+                // it stopped, while the ticket has purchases past that.
+                let Some(last_made) = last_purchase_number(conn, ticket).await? else {
+                    return Ok(None);
+                };
+                (scanned < last_made).then_some(scanned)
+            } else {
+                if last_on_page.is_none() && !ticket_exists(conn, ticket).await? {
                     return Ok(None);
                 }
-            }
-            let more = purchases.len() > limit as usize;
-            purchases.truncate(limit as usize);
+                None
+            };
             Ok(Some(PurchasePage {
                 purchases: purchases.into_iter().map(PurchaseRecord::from).collect(),
-                more,
+                next: next.map(PurchaseCursor::after),
             }))
         })
     })
     .await
 }
 
-/// Up to `rows` purchases of `ticket` numbered after `after` (only
-/// `buyer`'s, if given), in number order: a keyset page, read from the
-/// `(ticket_id, seq)` index. A buyer's page filters the ticket's purchases
-/// as it goes: buyers list rarely, and an index for it would cost every
-/// purchase.
+/// The number of the ticket's last purchase (0 before its first), or
+/// `None` when no ticket has this id.
+async fn last_purchase_number(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+) -> QueryResult<Option<i64>> {
+    tickets::table
+        .find(ticket.get())
+        .select(tickets::last_purchase_seq)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Whether a ticket has this id: an empty page of an unknown ticket is a
+/// 404, of a ticket with no more purchases an empty page.
+async fn ticket_exists(conn: &mut AsyncPgConnection, ticket: TicketId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(tickets::table.find(ticket.get())))
+        .get_result(conn)
+        .await
+}
+
+/// Up to `rows` purchases of `ticket` numbered after `after` (and no later
+/// than `until`, if given; only `buyer`'s, if given), in number order: a
+/// keyset page, read from the `(ticket_id, seq)` index. A buyer's page
+/// filters the ticket's purchases as it goes, so it is given an `until`
+/// (see [`BUYER_PAGE_SCAN`]).
 pub(super) fn page_query(
     ticket: i64,
     after: i64,
+    until: Option<i64>,
     rows: i64,
     buyer: Option<Uuid>,
 ) -> impl LoadQuery<'static, AsyncPgConnection, PurchaseRow> + QueryFragment<diesel::pg::Pg> + Send
@@ -127,8 +170,35 @@ pub(super) fn page_query(
         .limit(rows)
         .select(PurchaseRow::as_select())
         .into_boxed();
+    if let Some(until) = until {
+        query = query.filter(purchases::seq.le(until));
+    }
     if let Some(buyer) = buyer {
         query = query.filter(purchases::user_id.eq(buyer));
     }
     query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BUYER_PAGE_SCAN;
+    use crate::domain::spec_rules;
+
+    #[test]
+    fn the_spec_tells_clients_how_much_a_buyers_page_looks_through() {
+        let description = spec_rules::at("/paths/~1tickets~1{id}~1purchases/get/description")
+            .as_str()
+            .expect("listPurchases has a description");
+        let scan = BUYER_PAGE_SCAN.to_string();
+        let (thousands, rest) = scan.split_at(scan.len() - 3);
+        let written = format!("at most {thousands},{rest} of the ticket's purchases");
+        assert!(
+            description
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .contains(&written),
+            "the spec should say {written:?}"
+        );
+    }
 }

@@ -119,6 +119,18 @@ impl Secured {
         json(self.call(method, path, token, body).await, status).await
     }
 
+    /// `token`'s buyer buys `quantity` of `ticket`; returns the purchase.
+    async fn buy(&self, ticket: i64, token: &str, quantity: i64) -> Value {
+        self.answer(
+            Method::POST,
+            &format!("/tickets/{ticket}/purchases"),
+            Some(token),
+            Some(json!({"quantity": quantity})),
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
     /// Sends `method path` with `token` (and `body`), expects `status` as a
     /// problem, and checks that nothing in the books changed.
     async fn refused(
@@ -190,16 +202,7 @@ async fn scene() -> Scene {
         .await;
     let ticket = s.ticket(&acme, concert(10)).await;
     let alice = s.buyer("alice");
-    let purchases = format!("/tickets/{ticket}/purchases");
-    let bought = s
-        .answer(
-            Method::POST,
-            &purchases,
-            Some(&alice),
-            Some(json!({"quantity": 2})),
-            StatusCode::CREATED,
-        )
-        .await;
+    let bought = s.buy(ticket, &alice, 2).await;
     assert_eq!(bought["user_id"], Secured::user_id("alice"));
     let holds = format!("/tickets/{ticket}/holds");
     let held = s
@@ -351,6 +354,74 @@ async fn the_buyer_is_the_tokens_and_limits_count_them() {
         .await,
         2
     );
+}
+
+/// API4: a buyer's page of a ticket with many purchases reads at most
+/// `BUYER_PAGE_SCAN` of them, so that one request's cost to the database
+/// is bounded; its pages walk the ticket's purchases that many at a time
+/// and end where they stopped. An organiser's pages are full as before.
+#[tokio::test]
+async fn a_buyers_page_reads_a_bounded_part_of_a_tickets_purchases() {
+    let s = Secured::start().await;
+    let acme = s
+        .organiser(
+            "Acme",
+            "create_tickets,read_orders",
+            &TicketScope::AllOfTheOrganisers,
+        )
+        .await;
+    let scan = tickets_server::storage::purchases::BUYER_PAGE_SCAN;
+    let others = 2 * scan + scan / 2;
+    let ticket = s.ticket(&acme, concert(others + 10)).await;
+    // Other buyers' purchases, numbered and counted as the server would.
+    s.db.admin_in_database(&format!(
+        "WITH sold AS (UPDATE tickets SET remaining = remaining - {others}, \
+                       last_purchase_seq = {others} WHERE id = {ticket} RETURNING id) \
+         INSERT INTO purchases (id, ticket_id, user_id, quantity, seq, made_by) \
+         SELECT gen_random_uuid(), sold.id, gen_random_uuid(), 1, n, 'open' \
+           FROM sold, generate_series(1, {others}) AS n"
+    ))
+    .await;
+    let alice = s.buyer("alice");
+    let bought = s.buy(ticket, &alice, 1).await;
+    assert_eq!(bought["number"], json!(others + 1));
+    let purchases = format!("/tickets/{ticket}/purchases");
+
+    let walk = |token: String| {
+        let (s, purchases) = (&s, &purchases);
+        async move {
+            let mut pages = Vec::new();
+            let mut path = purchases.clone();
+            loop {
+                let page = s
+                    .answer(Method::GET, &path, Some(&token), None, StatusCode::OK)
+                    .await;
+                let items = page["items"].as_array().expect("items").len();
+                pages.push((items, page["next_cursor"].clone()));
+                let Some(next) = page["next_cursor"].as_str() else {
+                    return pages;
+                };
+                assert!(pages.len() < 10, "the pages do not end: {pages:?}");
+                path = format!("{purchases}?cursor={next}");
+            }
+        }
+    };
+    let cursor = |seq: i64| json!(seq.to_string());
+    assert_eq!(
+        walk(alice).await,
+        vec![(0, cursor(scan)), (0, cursor(2 * scan)), (1, Value::Null)],
+        "Alice's pages each read {scan} purchases; the third finds hers"
+    );
+    let first = s
+        .answer(Method::GET, &purchases, Some(&acme), None, StatusCode::OK)
+        .await;
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(50));
+    assert_eq!(
+        first["next_cursor"],
+        cursor(50),
+        "the organiser's pages are full"
+    );
+    assert_books_balance(&s.db).await;
 }
 
 /// API5: a buyer's token on the organisers' operations.

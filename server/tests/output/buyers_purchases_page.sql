@@ -12,12 +12,15 @@ FROM
 WHERE
   (
     (
-      ("purchases"."ticket_id" = $1)
-      AND ("purchases"."seq" > $2)
+      (
+        ("purchases"."ticket_id" = $1)
+        AND ("purchases"."seq" > $2)
+      )
+      AND ("purchases"."seq" <= $3)
     )
-    AND ("purchases"."user_id" = $3)
+    AND ("purchases"."user_id" = $4)
   )
 ORDER BY
   "purchases"."seq"
 LIMIT
-  $4
+  $5

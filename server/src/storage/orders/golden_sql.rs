@@ -62,9 +62,18 @@ fn golden_sql_of_the_reads() {
         "tickets_with_expired_holds",
         &holds::TicketsWithExpiredHolds::default(),
     );
-    assert_sql("purchases_page", &purchases::page_query(1, 0, 51, None));
+    assert_sql(
+        "purchases_page",
+        &purchases::page_query(1, 0, None, 51, None),
+    );
     assert_sql(
         "buyers_purchases_page",
-        &purchases::page_query(1, 0, 51, Some(uuid::Uuid::nil())),
+        &purchases::page_query(
+            1,
+            0,
+            Some(purchases::BUYER_PAGE_SCAN),
+            51,
+            Some(uuid::Uuid::nil()),
+        ),
     );
 }
