@@ -94,8 +94,19 @@ pub async fn list_purchases(
     read(pool, |conn| {
         Box::pin(async move {
             let after = after.map_or(0, PurchaseCursor::seq);
-            // A buyer's page reads the purchases numbered up to `scanned`.
-            let scanned = buyer.map(|_| after.saturating_add(BUYER_PAGE_SCAN));
+            // A buyer's page reads the purchases numbered up to `scanned`,
+            // and may end there if the ticket had purchases past it before
+            // the page was read: every purchase up to then had committed
+            // (numbers follow commit order), so the page saw them all and
+            // the next page can start past them.
+            let window = match buyer {
+                Some(_) => match last_purchase_number(conn, ticket).await? {
+                    Some(last_made) => Some((after.saturating_add(BUYER_PAGE_SCAN), last_made)),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            let scanned = window.map(|(scanned, _)| scanned);
             // One more than the page holds, to know whether another page follows.
             let mut purchases: Vec<PurchaseRow> =
                 page_query(ticket.get(), after, scanned, i64::from(limit) + 1, buyer)
@@ -104,20 +115,15 @@ pub async fn list_purchases(
             let full = purchases.len() > limit as usize;
             purchases.truncate(limit as usize);
             let last_on_page = purchases.last().map(|row| row.seq);
-            let next = if full {
-                last_on_page
-            } else if let Some(scanned) = scanned {
-                // A buyer's page that read all it may: the next starts where
-                // it stopped, while the ticket has purchases past that.
-                let Some(last_made) = last_purchase_number(conn, ticket).await? else {
-                    return Ok(None);
-                };
-                (scanned < last_made).then_some(scanned)
-            } else {
-                if last_on_page.is_none() && !ticket_exists(conn, ticket).await? {
-                    return Ok(None);
+            let next = match window {
+                _ if full => last_on_page,
+                Some((scanned, last_made)) => (scanned < last_made).then_some(scanned),
+                None => {
+                    if last_on_page.is_none() && !ticket_exists(conn, ticket).await? {
+                        return Ok(None);
+                    }
+                    None
                 }
-                None
             };
             Ok(Some(PurchasePage {
                 purchases: purchases.into_iter().map(PurchaseRecord::from).collect(),
