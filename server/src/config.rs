@@ -360,9 +360,7 @@ impl AuthSettings {
             )?),
         }))
     }
-}
 
-impl AuthSettings {
     /// The start-up check: warns loudly in open mode; otherwise checks the
     /// OpenID Connect settings and reads the keys file if one is set, so an
     /// unusable one stops the server.
