@@ -119,7 +119,10 @@ pub async fn list_purchases(
                 _ if full => last_on_page,
                 Some((scanned, last_made)) => (scanned < last_made).then_some(scanned),
                 None => {
-                    if last_on_page.is_none() && !ticket_exists(conn, ticket).await? {
+                    // An empty page of an unknown ticket is a 404, of a
+                    // ticket with no more purchases an empty page.
+                    if last_on_page.is_none() && last_purchase_number(conn, ticket).await?.is_none()
+                    {
                         return Ok(None);
                     }
                     None
@@ -146,14 +149,6 @@ async fn last_purchase_number(
         .first(conn)
         .await
         .optional()
-}
-
-/// Whether a ticket has this id: an empty page of an unknown ticket is a
-/// 404, of a ticket with no more purchases an empty page.
-async fn ticket_exists(conn: &mut AsyncPgConnection, ticket: TicketId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(tickets::table.find(ticket.get())))
-        .get_result(conn)
-        .await
 }
 
 /// Up to `rows` purchases of `ticket` numbered after `after` (and no later
