@@ -23,6 +23,13 @@ function check(condition: boolean, message: string): void {
     if (!condition) throw new Failure(message);
 }
 
+// Waits until `done()` holds or `timeout` ms have passed, whichever is
+// first; the caller checks what it needs afterwards.
+async function eventually(done: () => boolean, timeout = 5000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 function setting(name: string): string {
     const value = process.env[name];
     if (!value) throw new Error(`${name} is not set`);
@@ -196,6 +203,9 @@ async function refusedOrigin(context: BrowserContext, ticket: number, corsErrors
     await open(page, `${disallowed}/?ticket=${ticket}`);
     await expectMessage(page, "The ticket service cannot be reached");
     check(corsErrors.some((error) => error.includes(new URL(disallowed).origin)), "the browser logged no CORS refusal for the disallowed origin");
+    // DevTools may report a failed request's raw headers after its failure,
+    // and so after the page has shown the message.
+    await eventually(() => corsRefusals.length > 0 && allowOrigin.length >= corsRefusals.length);
     check(corsRefusals.length > 0, "the browser refused no request to the API");
     check(allowOrigin.length > 0 && allowOrigin.every((value) => value === "(none)"), `Access-Control-Allow-Origin in the answers: ${allowOrigin}`);
     console.log(`disallowed origin: refused by the browser (${corsRefusals.join(", ")}); the server sent no Access-Control-Allow-Origin`);
