@@ -56,6 +56,9 @@ struct PoolEventCounters {
     /// Connections dropped because their server refused a write as a
     /// standby.
     refused_writes: IntCounter,
+    /// Connections dropped because they came back with a statement
+    /// unanswered.
+    unanswered_discards: IntCounter,
     /// Times a new connection found another writable server than before.
     primary_changes: IntCounter,
 }
@@ -73,6 +76,11 @@ impl PoolEventCounters {
                 "Connections dropped because their server refused a write as read-only",
             )
             .expect("valid metric"),
+            unanswered_discards: IntCounter::new(
+                "db_pool_unanswered_discards_total",
+                "Connections dropped because a statement on them was given up before the database answered",
+            )
+            .expect("valid metric"),
             primary_changes: IntCounter::new(
                 "db_primary_changes_total",
                 "Times a new connection found another writable server (failover, switchover or restart)",
@@ -86,6 +94,7 @@ impl PoolEventCounters {
         for (counter, total) in [
             (&self.connections_opened, &POOL_EVENTS.connections_opened),
             (&self.refused_writes, &POOL_EVENTS.refused_writes),
+            (&self.unanswered_discards, &POOL_EVENTS.unanswered_discards),
             (&self.primary_changes, &POOL_EVENTS.primary_changes),
         ] {
             counter.inc_by(total.load(Ordering::Relaxed).saturating_sub(counter.get()));
@@ -204,6 +213,7 @@ impl Metrics {
             Box::new(self.pool_idle_connections.clone()),
             Box::new(self.pool_events.connections_opened.clone()),
             Box::new(self.pool_events.refused_writes.clone()),
+            Box::new(self.pool_events.unanswered_discards.clone()),
             Box::new(self.pool_events.primary_changes.clone()),
         ] {
             self.registry
@@ -280,5 +290,6 @@ mod tests {
         assert!(text.contains("db_pool_connections 0"));
         assert!(text.contains("db_primary_changes_total"));
         assert!(text.contains("db_pool_read_only_discards_total"));
+        assert!(text.contains("db_pool_unanswered_discards_total"));
     }
 }

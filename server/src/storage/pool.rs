@@ -3,7 +3,7 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -44,24 +44,39 @@ pub struct PoolSettings {
 /// the connection whether it is closed (or left in a broken transaction), so
 /// the first request after a restart gets a live connection for free.
 ///
-/// A connection the server refused a write on (it is a standby, or a
-/// primary since demoted) is never handed out again: its flag is set by the
-/// connection's own instrumentation, so no call site has to remember.
+/// Two kinds of connection are never handed out again, each flagged by the
+/// connection's own instrumentation, so no call site has to remember:
+/// - one the server refused a write on (it is a standby, or a primary since
+///   demoted);
+/// - one given back with a statement still unanswered: its caller stopped
+///   waiting (a batch past its deadline, a client that hung up). Its
+///   server may be frozen, and a statement sent on it next would wait
+///   behind the unanswered one.
+///
+/// A new connection that the server does not finish opening within the
+/// connect timeout (a frozen server accepts it and never answers) is given
+/// up: the pool would otherwise keep its place for it for good.
 #[derive(Debug)]
-pub struct CheckedManager(AsyncDieselConnectionManager<AsyncPgConnection>);
+pub struct CheckedManager {
+    manager: AsyncDieselConnectionManager<AsyncPgConnection>,
+    connect_timeout: Duration,
+}
 
 impl bb8::ManageConnection for CheckedManager {
     type Connection = ServerConnection;
     type Error = PoolError;
 
     async fn connect(&self) -> Result<Self::Connection, Self::Error> {
-        let mut conn = self.0.connect().await?;
-        let refused_write = Arc::new(AtomicBool::new(false));
-        conn.set_instrumentation(RefusedWriteWatch(Arc::clone(&refused_write)));
-        Ok(ServerConnection {
-            conn,
-            refused_write,
-        })
+        let mut conn = tokio::time::timeout(self.connect_timeout, self.manager.connect())
+            .await
+            .map_err(|_elapsed| {
+                PoolError::ConnectionError(diesel::ConnectionError::BadConnection(
+                    "the database did not finish opening the connection in time".to_owned(),
+                ))
+            })??;
+        let watch = ConnectionWatch::default();
+        conn.set_instrumentation(watch.clone());
+        Ok(ServerConnection { conn, watch })
     }
 
     async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
@@ -81,28 +96,33 @@ impl bb8::ManageConnection for CheckedManager {
     }
 
     fn has_broken(&self, conn: &mut Self::Connection) -> bool {
-        conn.refused_write() || self.0.has_broken(&mut conn.conn)
+        if conn.watch.unanswered.load(Ordering::Relaxed) > 0 {
+            POOL_EVENTS
+                .unanswered_discards
+                .fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        conn.refused_write() || self.manager.has_broken(&mut conn.conn)
     }
 }
 
-/// A pooled connection: diesel-async's, and whether its server has refused
-/// a write as read-only.
+/// A pooled connection: diesel-async's, and what its instrumentation saw.
 pub struct ServerConnection {
     conn: AsyncPgConnection,
-    refused_write: Arc<AtomicBool>,
+    watch: ConnectionWatch,
 }
 
 impl ServerConnection {
     /// Whether the server refused a write on this connection: it is, or has
     /// become, a standby. Such a connection is dropped, never reused.
     pub fn refused_write(&self) -> bool {
-        self.refused_write.load(Ordering::Relaxed)
+        self.watch.refused_write.load(Ordering::Relaxed)
     }
 
     /// Marks the connection as one to drop, after the caller found its
     /// server in recovery (a standby).
     pub fn discard(&self) {
-        mark_refused(&self.refused_write);
+        mark_refused(&self.watch.refused_write);
     }
 
     /// Marks the connection as one to drop if `error` is its server
@@ -138,18 +158,34 @@ impl DerefMut for ServerConnection {
     }
 }
 
-/// Sees every statement's outcome on one connection and notes a write the
-/// server refused as read-only.
-struct RefusedWriteWatch(Arc<AtomicBool>);
+/// Sees every statement start and finish on one connection: counts those
+/// sent and not yet answered, and notes a write the server refused as
+/// read-only.
+#[derive(Clone, Default)]
+struct ConnectionWatch {
+    refused_write: Arc<AtomicBool>,
+    unanswered: Arc<AtomicUsize>,
+}
 
-impl Instrumentation for RefusedWriteWatch {
+impl Instrumentation for ConnectionWatch {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::FinishQuery {
-            error: Some(error), ..
-        } = event
-            && is_refused_by_standby(error)
-        {
-            mark_refused(&self.0);
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.unanswered.fetch_add(1, Ordering::Relaxed);
+            }
+            InstrumentationEvent::FinishQuery { error, .. } => {
+                // Saturating: a finish without its start must not make
+                // every statement after it look unanswered.
+                let _ = self
+                    .unanswered
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        Some(n.saturating_sub(1))
+                    });
+                if error.is_some_and(is_refused_by_standby) {
+                    mark_refused(&self.refused_write);
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -170,6 +206,9 @@ pub struct PoolEvents {
     /// Connections dropped because their server refused a write as
     /// read-only (a standby or a demoted primary).
     pub refused_writes: AtomicU64,
+    /// Connections dropped because they came back to the pool with a
+    /// statement unanswered (its caller gave up waiting).
+    pub unanswered_discards: AtomicU64,
     /// Times a new connection found a different writable server than the
     /// one before: a failover or switchover, or the primary restarted.
     pub primary_changes: AtomicU64,
@@ -231,10 +270,10 @@ pub fn build_pool(database_url: &str, settings: PoolSettings) -> Pool {
         }
         .boxed()
     });
-    let manager = CheckedManager(AsyncDieselConnectionManager::new_with_config(
-        database_url,
-        config,
-    ));
+    let manager = CheckedManager {
+        manager: AsyncDieselConnectionManager::new_with_config(database_url, config),
+        connect_timeout: settings.connect_timeout,
+    };
     bb8::Pool::builder()
         .max_size(settings.max_size)
         .connection_timeout(settings.connect_timeout)

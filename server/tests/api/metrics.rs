@@ -3,7 +3,7 @@ use reqwest::StatusCode;
 use crate::helpers::{TestApp, TestDatabase};
 
 /// The value of the sample `name` (with its labels) in Prometheus text.
-fn sample(text: &str, name: &str) -> Option<f64> {
+pub fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| {
             line.strip_prefix(name)
