@@ -140,6 +140,18 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// How long a batch of orders or reads waits for the database's answer
+    /// before its requests are answered 503 (12 s at the defaults). A
+    /// batch runs at most one statement that may wait (for a lock, bounded
+    /// by the statement timeout) and a few quick ones, and may reconnect
+    /// once: twice the statement timeout plus the connect timeout is more
+    /// than a database that answers ever takes. Only a server that stopped
+    /// answering (frozen, or behind a network that drops packets) reaches
+    /// it.
+    pub fn answer_timeout(&self) -> Duration {
+        self.statement_timeout * 2 + self.connect_timeout
+    }
+
     /// Reads the configuration through `lookup`, which returns a variable's value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);

@@ -83,6 +83,7 @@ impl Application {
             ApiSettings {
                 idempotency_key_ttl: config.idempotency_key_ttl,
                 connect_timeout: config.connect_timeout,
+                answer_timeout: config.answer_timeout(),
                 queue_depth: config.queue_depth,
                 pool_size: config.pool_size,
                 hold_lifetimes: config.hold_lifetimes,

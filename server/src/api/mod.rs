@@ -60,6 +60,8 @@ pub struct ApiSettings {
     pub idempotency_key_ttl: Duration,
     /// How long a request waits for a database connection.
     pub connect_timeout: Duration,
+    /// How long a batch waits for the database's answer.
+    pub answer_timeout: Duration,
     /// The most requests of one kind waiting for the database.
     pub queue_depth: usize,
     /// The pool's size, which the batches running at once share.
@@ -78,6 +80,7 @@ pub struct TicketsApi {
     metrics: Arc<Metrics>,
     idempotency_key_ttl: Duration,
     hold_lifetimes: HoldLifetimes,
+    answer_timeout: Duration,
 }
 
 impl TicketsApi {
@@ -90,6 +93,7 @@ impl TicketsApi {
             min_parallel_batch: PARALLEL_BATCH,
             max_waiting: settings.queue_depth,
             connect_timeout: settings.connect_timeout,
+            answer_timeout: settings.answer_timeout,
         };
         // Half the pool for order batches, a quarter for reads: the rest
         // serves creation, paging and health checks.
@@ -115,6 +119,7 @@ impl TicketsApi {
             metrics,
             idempotency_key_ttl: settings.idempotency_key_ttl,
             hold_lifetimes: settings.hold_lifetimes,
+            answer_timeout: settings.answer_timeout,
         }
     }
 
@@ -124,7 +129,14 @@ impl TicketsApi {
     /// expire; this only brings the books' counts up to date. Returns how
     /// many tickets it went through.
     pub async fn give_back_expired_holds(&self, tickets: i32) -> Result<usize, StorageError> {
-        let due = storage::holds::tickets_with_expired_holds(&self.pool, tickets).await?;
+        // Bounded like a batch, so a database that stopped answering does
+        // not stop the sweeps for good: the connection is then dropped.
+        let due = tokio::time::timeout(
+            self.answer_timeout,
+            storage::holds::tickets_with_expired_holds(&self.pool, tickets),
+        )
+        .await
+        .map_err(|_elapsed| StorageError::unanswered())??;
         let count = due.len();
         for ticket in due {
             let order = Order {

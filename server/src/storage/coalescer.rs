@@ -12,7 +12,10 @@
 //!   `connect_timeout`, then gives up (503). A batch takes its requests only
 //!   once it holds a connection, so no request waits behind a batch that is
 //!   itself still waiting for one. A request whose client hung up before
-//!   its batch formed is dropped unrun.
+//!   its batch formed is dropped unrun. A batch the database has not
+//!   answered within `answer_timeout` (a frozen server, a network that
+//!   drops packets) is given up: its requests get 503, in doubt as after a
+//!   lost connection, and its connection is dropped, not reused.
 //! - **Lanes.** Requests may name a lane (a ticket): a lane's requests run
 //!   in the order they came, and never in two batches at once, so a batch
 //!   never waits on a row lock held by another batch of this process.
@@ -69,6 +72,8 @@ pub struct CoalescerSettings {
     pub max_waiting: usize,
     /// How long a request waits for its batch to start.
     pub connect_timeout: Duration,
+    /// How long a batch waits for the database's answer before giving up.
+    pub answer_timeout: Duration,
 }
 
 /// What a coalescer reports: its metrics, and to `liveness` each batch the
@@ -391,7 +396,20 @@ async fn run_batch<R: BatchRunner>(
     let (jobs, replies): (Vec<R::Job>, Vec<Reply<R::Answer>>) =
         batch.into_iter().map(|w| (w.job, w.reply)).unzip();
     let lanes: HashSet<R::Lane> = jobs.iter().filter_map(R::lane).collect();
-    let answers = run_to_end(shared.runner.run(&shared.pool, conn, &jobs)).await;
+    let run = run_to_end(shared.runner.run(&shared.pool, conn, &jobs));
+    let answers = match tokio::time::timeout(shared.settings.answer_timeout, run).await {
+        Ok(answers) => answers,
+        // Dropping the batch drops its connection, which the pool discards
+        // (a statement on it is unanswered): see `CheckedManager`.
+        Err(_elapsed) => {
+            tracing::warn!(
+                requests = jobs.len(),
+                answer_timeout_ms = shared.settings.answer_timeout.as_millis(),
+                "the database did not answer a batch in time; its requests get 503"
+            );
+            all_failed(jobs.len(), StorageError::unanswered())
+        }
+    };
     // The batch has ended in the database: its lanes' next batch may start
     // while this one's answers go out.
     shared.release(lanes);

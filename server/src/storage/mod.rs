@@ -57,6 +57,13 @@ impl From<bb8::RunError<PoolError>> for StorageError {
 }
 
 impl StorageError {
+    /// The database did not answer in time: it is frozen, or unreachable
+    /// behind a network that drops packets. Whatever was sent may still
+    /// happen, as after a lost connection.
+    pub fn unanswered() -> Self {
+        Self::Unavailable("the database did not answer in time".into())
+    }
+
     /// Whether the failure lies with the database's availability rather than
     /// with the query: a lost connection, a database starting or stopping, a
     /// statement cancelled by `statement_timeout`, too many waiting.

@@ -1,5 +1,6 @@
-//! Faults survived: the database going away, the server crashing or being
-//! stopped under load, a slow database, and slow or abusive clients.
+//! Faults survived: the database going away or hanging, the server
+//! crashing or being stopped under load, a slow database, and slow or
+//! abusive clients.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -186,6 +187,92 @@ async fn the_database_going_away_mid_stream_is_503_and_the_service_recovers_by_i
         "only 201 or 503, never a hang or another error"
     );
     assert_books_balance(&db, ticket, 100_000, count(&seen, StatusCode::CREATED) + 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_is_503_and_its_connections_are_dropped() {
+    let db = TestDatabase::create().await;
+    let proxy = ChaosProxy::start(database_address(&db.url)).await;
+    let proxied = through(&db.url, proxy.address);
+    let app = TestApp::start_with(&db, |config| {
+        config.database_url = proxied.into();
+        config.connect_timeout = Duration::from_millis(500);
+        config.statement_timeout = Duration::from_millis(500);
+    })
+    .await;
+    // Twice the statement timeout plus the connect timeout.
+    let answer_timeout = Duration::from_millis(1500);
+    let ticket = app.create_ticket(100).await;
+    assert_eq!(app.purchase(ticket, 1).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.get(&format!("/tickets/{ticket}")).await.status(),
+        StatusCode::OK
+    );
+
+    // The database hangs: the connections stay open, nothing is answered.
+    proxy.freeze();
+    for path in ["purchase", "read"] {
+        let started = Instant::now();
+        let limit = Duration::from_secs(10);
+        let answer = if path == "purchase" {
+            tokio::time::timeout(limit, app.purchase(ticket, 1)).await
+        } else {
+            tokio::time::timeout(limit, app.get(&format!("/tickets/{ticket}"))).await
+        };
+        let answer = answer
+            .unwrap_or_else(|_| panic!("a {path} waited for a frozen database for {limit:?}"));
+        let took = started.elapsed();
+        assert_eq!(answer.headers()["retry-after"], "1");
+        assert_problem(answer, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(
+            took < answer_timeout + Duration::from_secs(1),
+            "a {path} answered after {took:?}"
+        );
+    }
+
+    // A standby takes over: new connections are answered again, the frozen
+    // ones never. The server must stop using those it has.
+    proxy.restore();
+    let mut created = 1;
+    let recovered = async {
+        loop {
+            let status = app.purchase(ticket, 1).await.status();
+            assert!(
+                matches!(
+                    status,
+                    StatusCode::CREATED | StatusCode::SERVICE_UNAVAILABLE
+                ),
+                "while recovering: {status}"
+            );
+            if status == StatusCode::CREATED {
+                created += 1;
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), recovered)
+        .await
+        .expect("purchases succeed again on new connections");
+    assert_eq!(
+        app.get(&format!("/tickets/{ticket}")).await.status(),
+        StatusCode::OK
+    );
+
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    let dropped = crate::metrics::sample(&metrics, "db_pool_unanswered_discards_total");
+    assert!(
+        dropped.is_some_and(|dropped| dropped >= 2.0),
+        "connections dropped for an unanswered statement: {dropped:?}"
+    );
+    // Nothing sent while frozen reached the database.
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(*) FROM purchases WHERE ticket_id = {ticket}"
+        ))
+        .await,
+        created
+    );
+    assert_books_balance(&db, ticket, 100, created).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
