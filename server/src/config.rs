@@ -140,18 +140,6 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// How long a batch of orders or reads waits for the database's answer
-    /// before its requests are answered 503 (12 s at the defaults). A
-    /// batch runs at most one statement that may wait (for a lock, bounded
-    /// by the statement timeout) and a few quick ones, and may reconnect
-    /// once: twice the statement timeout plus the connect timeout is more
-    /// than a database that answers ever takes. Only a server that stopped
-    /// answering (frozen, or behind a network that drops packets) reaches
-    /// it.
-    pub fn answer_timeout(&self) -> Duration {
-        self.statement_timeout * 2 + self.connect_timeout
-    }
-
     /// Reads the configuration through `lookup`, which returns a variable's value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
@@ -495,7 +483,12 @@ mod tests {
         assert_eq!(config.connect_timeout, Duration::from_secs(2));
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
         // docs/OPERATIONS.md and docs/HA.md give this figure.
-        assert_eq!(config.answer_timeout(), Duration::from_secs(12));
+        let pool = crate::storage::PoolSettings {
+            max_size: config.pool_size,
+            connect_timeout: config.connect_timeout,
+            statement_timeout: config.statement_timeout,
+        };
+        assert_eq!(pool.answer_timeout(), Duration::from_secs(12));
         assert_eq!(config.max_connections, 1024);
         assert_eq!(config.idempotency_key_ttl, Duration::from_secs(86_400));
         assert_eq!(config.queue_depth, 4096);

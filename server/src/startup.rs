@@ -57,14 +57,12 @@ impl Application {
     /// Connects to the database, applies pending migrations and binds the
     /// listening socket; requests are authenticated as `auth` says.
     pub async fn build(config: &Config, auth: &AuthSettings) -> anyhow::Result<Self> {
-        let pool = storage::build_pool(
-            config.database_url.expose_secret(),
-            storage::PoolSettings {
-                max_size: config.pool_size,
-                connect_timeout: config.connect_timeout,
-                statement_timeout: config.statement_timeout,
-            },
-        );
+        let pool_settings = storage::PoolSettings {
+            max_size: config.pool_size,
+            connect_timeout: config.connect_timeout,
+            statement_timeout: config.statement_timeout,
+        };
+        let pool = storage::build_pool(config.database_url.expose_secret(), pool_settings);
         migrate_when_reachable(&pool).await?;
         let listener = listen(config.listen_addr, config.max_connections)
             .with_context(|| format!("binding {}", config.listen_addr))?;
@@ -83,7 +81,7 @@ impl Application {
             ApiSettings {
                 idempotency_key_ttl: config.idempotency_key_ttl,
                 connect_timeout: config.connect_timeout,
-                answer_timeout: config.answer_timeout(),
+                answer_timeout: pool_settings.answer_timeout(),
                 queue_depth: config.queue_depth,
                 pool_size: config.pool_size,
                 hold_lifetimes: config.hold_lifetimes,

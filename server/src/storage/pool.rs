@@ -33,6 +33,21 @@ pub struct PoolSettings {
     pub statement_timeout: Duration,
 }
 
+impl PoolSettings {
+    /// How long the service waits for a database that may have stopped
+    /// answering: for a batch of orders or reads to be answered, and for a
+    /// new connection to open (12 s at the defaults). A batch runs at most
+    /// one statement that may wait (for a lock, bounded by the statement
+    /// timeout) and a few quick ones, and may reconnect once; a connection
+    /// may try each host of the URL in turn. Twice the statement timeout
+    /// plus the connect timeout is more than either takes on a database
+    /// that answers; only one that stopped (frozen, or behind a network
+    /// that drops packets) reaches it.
+    pub fn answer_timeout(&self) -> Duration {
+        self.statement_timeout * 2 + self.connect_timeout
+    }
+}
+
 /// diesel-async's connection manager, with a check at checkout that costs no
 /// round trip.
 ///
@@ -49,17 +64,17 @@ pub struct PoolSettings {
 /// - one the server refused a write on (it is a standby, or a primary since
 ///   demoted);
 /// - one given back with a statement still unanswered: its caller stopped
-///   waiting (a batch past its deadline, a client that hung up). Its
+///   waiting (a batch past its deadline, a request dropped). Its
 ///   server may be frozen, and a statement sent on it next would wait
 ///   behind the unanswered one.
 ///
-/// A new connection that the server does not finish opening within the
-/// connect timeout (a frozen server accepts it and never answers) is given
-/// up: the pool would otherwise keep its place for it for good.
+/// A new connection that is not open within the answer timeout (a frozen
+/// server accepts it and never answers) is given up: the pool would
+/// otherwise keep its place for it for good.
 #[derive(Debug)]
 pub struct CheckedManager {
     manager: AsyncDieselConnectionManager<AsyncPgConnection>,
-    connect_timeout: Duration,
+    open_timeout: Duration,
 }
 
 impl bb8::ManageConnection for CheckedManager {
@@ -67,7 +82,7 @@ impl bb8::ManageConnection for CheckedManager {
     type Error = PoolError;
 
     async fn connect(&self) -> Result<Self::Connection, Self::Error> {
-        let mut conn = tokio::time::timeout(self.connect_timeout, self.manager.connect())
+        let mut conn = tokio::time::timeout(self.open_timeout, self.manager.connect())
             .await
             .map_err(|_elapsed| {
                 PoolError::ConnectionError(diesel::ConnectionError::BadConnection(
@@ -272,7 +287,7 @@ pub fn build_pool(database_url: &str, settings: PoolSettings) -> Pool {
     });
     let manager = CheckedManager {
         manager: AsyncDieselConnectionManager::new_with_config(database_url, config),
-        connect_timeout: settings.connect_timeout,
+        open_timeout: settings.answer_timeout(),
     };
     bb8::Pool::builder()
         .max_size(settings.max_size)
