@@ -18,7 +18,9 @@
 //!   lost connection, and its connection is dropped, not reused.
 //! - **Lanes.** Requests may name a lane (a ticket): a lane's requests run
 //!   in the order they came, and never in two batches at once, so a batch
-//!   never waits on a row lock held by another batch of this process.
+//!   never waits on a row lock held by another batch of this process
+//!   (save one given up past `answer_timeout`, whose statement a database
+//!   that is slow rather than frozen may still be running).
 //! - **Nothing kept.** A lane is forgotten as soon as nothing waits in it:
 //!   a rush over many tickets, or over tickets that do not exist, leaves no
 //!   state behind.
