@@ -14,6 +14,7 @@ use secrecy::SecretString;
 
 use crate::domain::{HoldLifetimes, HoldTtl};
 use crate::http::{AccessLogSettings, AllowedOrigins, Rate, RateLimitSettings, TrustedProxies};
+use crate::storage::PoolSettings;
 
 /// The server's settings.
 #[derive(Clone, Debug)]
@@ -138,6 +139,15 @@ impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// How the service uses its database, from the settings above.
+    pub fn pool_settings(&self) -> PoolSettings {
+        PoolSettings {
+            max_size: self.pool_size,
+            connect_timeout: self.connect_timeout,
+            statement_timeout: self.statement_timeout,
+        }
     }
 
     /// Reads the configuration through `lookup`, which returns a variable's value.
@@ -483,12 +493,10 @@ mod tests {
         assert_eq!(config.connect_timeout, Duration::from_secs(2));
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
         // docs/OPERATIONS.md and docs/HA.md give this figure.
-        let pool = crate::storage::PoolSettings {
-            max_size: config.pool_size,
-            connect_timeout: config.connect_timeout,
-            statement_timeout: config.statement_timeout,
-        };
-        assert_eq!(pool.answer_timeout(), Duration::from_secs(12));
+        assert_eq!(
+            config.pool_settings().answer_timeout(),
+            Duration::from_secs(12)
+        );
         assert_eq!(config.max_connections, 1024);
         assert_eq!(config.idempotency_key_ttl, Duration::from_secs(86_400));
         assert_eq!(config.queue_depth, 4096);

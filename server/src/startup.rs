@@ -57,11 +57,7 @@ impl Application {
     /// Connects to the database, applies pending migrations and binds the
     /// listening socket; requests are authenticated as `auth` says.
     pub async fn build(config: &Config, auth: &AuthSettings) -> anyhow::Result<Self> {
-        let pool_settings = storage::PoolSettings {
-            max_size: config.pool_size,
-            connect_timeout: config.connect_timeout,
-            statement_timeout: config.statement_timeout,
-        };
+        let pool_settings = config.pool_settings();
         let pool = storage::build_pool(config.database_url.expose_secret(), pool_settings);
         migrate_when_reachable(&pool).await?;
         let listener = listen(config.listen_addr, config.max_connections)
