@@ -243,7 +243,7 @@ grep -q '"allocation":7' "$body_file" || die "ticket $kept did not survive down 
 
 # The ha profile (docs/HA.md). Patroni's view names the leader; its
 # PostgreSQL says how many standbys stream to it and how many of them
-# synchronously. Prints the leader's name once STANDBYS or more stream and
+# synchronously (scripts/lib/standbys.sql). Prints the leader's name once STANDBYS or more stream and
 # one is synchronous, asking Patroni on FROM; bounded.
 await_protected_leader() {
     local from=$1 standbys=$2 deadline=$((EPOCHSECONDS + 120)) leader streaming sync
@@ -252,9 +252,8 @@ await_protected_leader() {
             python3 -c 'import json, sys
 print(next((m["Member"] for m in json.load(sys.stdin) if m["Role"] == "Leader" and m["State"] == "running"), ""))' ||
             true)
-        if [[ -n "$leader" ]] && read -r streaming sync < <(compose exec -T "$leader" psql -X -tA -U postgres -d postgres -c \
-            "SELECT count(*) FILTER (WHERE state = 'streaming') || ' ' || count(*) FILTER (WHERE sync_state = 'sync')
-             FROM pg_stat_replication" 2>/dev/null) && ((streaming >= standbys && sync == 1)); then
+        if [[ -n "$leader" ]] && read -r streaming sync < <(compose exec -T "$leader" psql -X -q -tA -U postgres -d postgres \
+            <scripts/lib/standbys.sql 2>/dev/null) && ((streaming >= standbys && sync == 1)); then
             echo "$leader"
             return
         fi

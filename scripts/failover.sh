@@ -74,12 +74,13 @@ await_new_primary() {
 }
 
 # Until the primary streams to both standbys, one synchronous (bounded:
-# 120 s), so that the next fault finds a standby to promote.
+# 120 s; scripts/lib/standbys.sql), so that the next fault finds a standby
+# to promote.
 await_whole_cluster() {
     local state
     for _ in $(seq 240); do
-        state=$(sql "SELECT count(*) FILTER (WHERE state = 'streaming') || ' ' ||
-                            count(*) FILTER (WHERE sync_state = 'sync') FROM pg_stat_replication" 2>/dev/null || true)
+        state=$(timeout 10 "$pg_bin/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" \
+            -f scripts/lib/standbys.sql 2>/dev/null || true)
         [[ $state == "2 1" ]] && return 0
         sleep 0.5
     done

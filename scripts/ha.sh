@@ -36,6 +36,7 @@ rest_ports=(28431 28432 28433)
 etcd_client_port=22379
 etcd_peer_port=22380
 pg_bin=/usr/lib/postgresql/15/bin
+script_dir=$(dirname "$(readlink -f "$0")")
 etcd_endpoint=http://127.0.0.1:$etcd_client_port
 # iptables rules carry this comment, so that heal and down remove exactly
 # the rules isolate added.
@@ -208,7 +209,7 @@ EOF
 }
 
 start_etcd() {
-    if curl -sf "$etcd_endpoint/health" >/dev/null 2>&1; then return; fi
+    if curl -sf --max-time 2 "$etcd_endpoint/health" >/dev/null 2>&1; then return; fi
     log "starting etcd on 127.0.0.1:$etcd_client_port"
     setsid etcd --name ha --data-dir "$ha_dir/etcd" \
         --listen-client-urls "$etcd_endpoint" --advertise-client-urls "$etcd_endpoint" \
@@ -219,7 +220,7 @@ start_etcd() {
         >>"$ha_dir/log/etcd.log" 2>&1 </dev/null &
     echo $! >"$ha_dir/etcd.pid"
     for _ in $(seq 100); do
-        curl -sf "$etcd_endpoint/health" >/dev/null 2>&1 && return
+        curl -sf --max-time 2 "$etcd_endpoint/health" >/dev/null 2>&1 && return
         sleep 0.1
     done
     tail -n 20 "$ha_dir/log/etcd.log" >&2
@@ -285,16 +286,27 @@ psql_node() {
     timeout 5 "$pg_bin/psql" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"
 }
 
+# The last lines each node logged, and dies with MESSAGE: for failures
+# of up, whose caller (failover.sh, CI) removes the cluster and its logs.
+die_with_logs() {
+    local node_dir
+    for node_dir in "$ha_dir"/node*; do
+        printf -- '--- %s, the last lines of patroni.log and patroni.out\n' "${node_dir##*/}" >&2
+        tail -n 8 "$node_dir/patroni.log" >&2 2>/dev/null || true
+        grep -v 'archive\|HINT\|FileMissingError\|repo1:\|ERROR: \[103\]' "$node_dir/patroni.out" 2>/dev/null | tail -n 8 >&2 || true
+    done
+    die "$1"
+}
+
 # Waits (bounded) until the leader takes a commit its synchronous standby
-# confirmed, and both standbys stream.
+# confirmed, and both standbys stream (scripts/lib/standbys.sql).
 await_protected_writes() {
     local leader port
     for _ in $(seq 180); do
         leader=$(leader_name || true)
         if [[ -n $leader ]]; then
             port=${pg_ports[$(node_index "$leader")]}
-            if [[ $(psql_node "$port" -d postgres -c "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'" 2>/dev/null) == 2 ]] &&
-                [[ $(psql_node "$port" -d postgres -c "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'" 2>/dev/null) == 1 ]] &&
+            if [[ $(psql_node "$port" -d postgres -f "$script_dir/lib/standbys.sql" 2>/dev/null) == "2 1" ]] &&
                 psql_node "$port" -d postgres -c "SELECT txid_current()" >/dev/null 2>&1; then
                 printf '%s\n' "$port"
                 return
@@ -302,7 +314,7 @@ await_protected_writes() {
         fi
         sleep 1
     done
-    die "the cluster did not take protected writes within 180 s (logs in $ha_dir/node*/)"
+    die_with_logs "the cluster did not take protected writes within 180 s"
 }
 
 pgbackrest_primary() {
@@ -324,8 +336,13 @@ up() {
     local i port
     for i in 0 1 2; do start_node "$i"; done
     port=$(await_protected_writes)
-    psql_node "$port" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'tickets'" | grep -q 1 ||
-        psql_node "$port" -d postgres -c "CREATE DATABASE tickets" >/dev/null
+    # Its commit waits for the synchronous standby: bounded, but not by
+    # psql_node's 5 s.
+    if [[ $(psql_node "$port" -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'tickets'") != 1 ]]; then
+        timeout 60 "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+            -c "CREATE DATABASE tickets" >/dev/null ||
+            die_with_logs "the primary (port $port) did not create the database tickets within 60 s"
+    fi
     if [[ ! -f $ha_dir/backrest/backup/$stanza/backup.info ]]; then
         pgbackrest_primary stanza-create >&2 || die "pgBackRest could not create its stanza"
     fi
