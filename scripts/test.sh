@@ -12,6 +12,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/postgres.sh"
 cd "$repo_root"
+# A step that fails without a message of its own (a `timeout`, say) still
+# names itself at the end of the log.
+trap 'status=$?; printf "error: the tests stopped at \`%s\` (exit %d)\n" "$BASH_COMMAND" "$status" >&2' ERR
 
 log "checking formatting"
 cargo fmt --all -- --check
