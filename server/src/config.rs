@@ -492,10 +492,14 @@ mod tests {
         assert_eq!(config.pool_size, 16);
         assert_eq!(config.connect_timeout, Duration::from_secs(2));
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
-        // docs/OPERATIONS.md and docs/HA.md give this figure.
+        // docs/OPERATIONS.md and docs/HA.md give these figures.
         assert_eq!(
             config.pool_settings().answer_timeout(),
             Duration::from_secs(12)
+        );
+        assert_eq!(
+            config.pool_settings().request_deadline(),
+            Duration::from_secs(14)
         );
         assert_eq!(config.max_connections, 1024);
         assert_eq!(config.idempotency_key_ttl, Duration::from_secs(86_400));

@@ -91,6 +91,7 @@ impl Application {
                 metrics,
                 EdgeSettings {
                     body_read_timeout: config.body_read_timeout,
+                    database_deadline: pool_settings.request_deadline(),
                     cors: config.cors_allowed_origins.clone(),
                     trusted_proxies: config.trusted_proxies.clone(),
                     rate_limits: config.rate_limits,

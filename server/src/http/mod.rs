@@ -1,8 +1,8 @@
 //! The HTTP edge around the generated server: it enforces the body limit and
-//! the JSON content type, the rate limits and the CORS protocol, gives each
-//! request an id and a log span, and turns every error the generated server
-//! answers in its own format into problem details, so clients only ever see
-//! the spec's bodies.
+//! the JSON content type, the rate limits and the CORS protocol, bounds how
+//! long a request waits on the database, gives each request an id and a log
+//! span, and turns every error the generated server answers in its own
+//! format into problem details, so clients only ever see the spec's bodies.
 
 mod access_log;
 mod client_address;
@@ -67,6 +67,9 @@ type GeneratedService = tickets_api::server::Service<TicketsApi, RequestContext>
 pub struct EdgeSettings {
     /// How long a client gets to send a request's body.
     pub body_read_timeout: Duration,
+    /// How long a request may wait on the database, all told; the time
+    /// its client takes to send the body does not count.
+    pub database_deadline: Duration,
     /// The origins whose pages may call the API.
     pub cors: AllowedOrigins,
     /// The proxies whose forwarding headers name the client.
@@ -83,6 +86,7 @@ pub struct Edge {
     generated: GeneratedService,
     metrics: Arc<Metrics>,
     body_read_timeout: Duration,
+    database_deadline: Duration,
     cors: AllowedOrigins,
     trusted_proxies: TrustedProxies,
     rate_limits: Option<Arc<RateLimits>>,
@@ -107,6 +111,7 @@ impl Edge {
             generated: GeneratedService::new(api, false),
             metrics,
             body_read_timeout: settings.body_read_timeout,
+            database_deadline: settings.database_deadline,
             cors: settings.cors,
             trusted_proxies: settings.trusted_proxies,
             rate_limits: settings
@@ -166,6 +171,10 @@ impl Edge {
         peer: IpAddr,
         request_id: &str,
     ) -> Response<Body> {
+        // From here on, what waits on the database (the credentials, the
+        // operation) has a deadline; the client's sending of the body is
+        // added to it, as that wait is the client's.
+        let mut deadline = tokio::time::Instant::now() + self.database_deadline;
         let (mut parts, body) = request.into_parts();
         if let Some(limits) = &self.rate_limits {
             let client = self.trusted_proxies.client_address(peer, &parts.headers);
@@ -187,9 +196,9 @@ impl Edge {
             parts.method = Method::GET;
         }
         let caller = if route.needs_credentials(&parts.method) {
-            match self.caller(&parts.headers).await {
-                Ok(caller) => caller,
-                Err(refused) => return refused,
+            match self.by(deadline, self.caller(&parts.headers)).await {
+                Ok(Ok(caller)) => caller,
+                Ok(Err(refused)) | Err(refused) => return refused,
             }
         } else {
             Caller::Anonymous
@@ -202,10 +211,12 @@ impl Edge {
         }
         let query = parts.uri.query().map(str::to_owned);
         let method = parts.method.clone();
+        let reading = Instant::now();
         let body = match read_body(&parts.headers, body, self.body_read_timeout).await {
             Ok(body) => body,
             Err(problem) => return problem_response(&problem),
         };
+        deadline += reading.elapsed();
 
         if let Some(limits) = &self.rate_limits
             && route.is_buyers_order(&parts.method)
@@ -217,12 +228,16 @@ impl Edge {
 
         let request = Request::from_parts(parts, Full::new(body.clone()));
         let context = RequestContext::new(request_id.to_owned(), caller);
-        let mut response = match self.generated.call((request, context)).await {
-            Ok(response) => response,
-            Err(error) => {
+        let mut response = match self
+            .by(deadline, self.generated.call((request, context)))
+            .await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
                 tracing::error!(error = %error, "the generated server failed");
                 return problem_response(&problem::internal());
             }
+            Err(given_up) => return given_up,
         };
         // The generated server echoes the request id as X-Span-ID; the API
         // documents X-Request-Id, set by the caller of this function. It
@@ -239,6 +254,28 @@ impl Edge {
 }
 
 impl Edge {
+    /// Runs `work` until `deadline`, or gives it up: a database that stopped
+    /// answering (frozen, or behind a network that drops packets) would
+    /// keep it waiting for good. Giving up drops the work, and with it any
+    /// connection it has a statement in flight on (`storage::pool` drops
+    /// such a connection rather than reuse it). What was sent may still
+    /// happen, as after a lost connection: the 503 says no more than that.
+    async fn by<T>(
+        &self,
+        deadline: tokio::time::Instant,
+        work: impl Future<Output = T>,
+    ) -> Result<T, Response<Body>> {
+        tokio::time::timeout_at(deadline, work)
+            .await
+            .map_err(|_elapsed| {
+                tracing::warn!(
+                    deadline_ms = self.database_deadline.as_millis(),
+                    "a request was given up: the database did not answer within its deadline"
+                );
+                problem_response(&problem::unavailable())
+            })
+    }
+
     /// Who the request's `Authorization` speaks for, or the 401 (503 when
     /// credentials cannot be checked now) that answers it.
     async fn caller(&self, headers: &HeaderMap) -> Result<Caller, Response<Body>> {

@@ -46,6 +46,15 @@ impl PoolSettings {
     pub fn answer_timeout(&self) -> Duration {
         self.statement_timeout * 2 + self.connect_timeout
     }
+
+    /// The longest a request waits on the database, whatever it asks: a
+    /// wait for a connection, then [`Self::answer_timeout`] (14 s at the
+    /// defaults). A batch's own bounds end sooner; this one also bounds what
+    /// runs outside the batches (creating a ticket, a listing, a credential
+    /// look-up, a health check), which the HTTP edge gives up past it.
+    pub fn request_deadline(&self) -> Duration {
+        self.connect_timeout + self.answer_timeout()
+    }
 }
 
 /// diesel-async's connection manager, with a check at checkout that costs no
