@@ -20,6 +20,9 @@
 #   scripts/ha.sh reclones    how many standbys the watcher has re-cloned
 #   scripts/ha.sh isolate | heal   cut the primary off from etcd and the
 #                                  standbys (iptables), and undo it
+#   scripts/ha.sh freeze | thaw [NODE]   stop every process of the primary's
+#                                  node (SIGSTOP), as a machine that hangs,
+#                                  and let it (or every node) run again
 #   scripts/ha.sh backup [full|diff|incr]   a pgBackRest backup
 #
 # Each node runs as the 'postgres' user with a group of its own (pgha1..3),
@@ -355,25 +358,28 @@ up() {
 down() {
     require_root down
     heal_rules
+    thaw
     local i pid_file pid
     if [[ -f $ha_dir/watcher.pid ]]; then
         kill -TERM "$(cat "$ha_dir/watcher.pid")" 2>/dev/null || true
     fi
+    # Patroni is found by its node's group: the pid file holds its
+    # launcher (runuser), which does not pass every signal on (after a
+    # freeze it stops itself with its child), and a Patroni left running
+    # would start postgres in the next cluster's directory.
     for i in 0 1 2; do
+        pkill -TERM -G "pgha$(( i + 1 ))" -f 'bin/patroni ' 2>/dev/null || true
         pid_file=$ha_dir/node$(( i + 1 ))/patroni.pid
-        if [[ -f $pid_file ]]; then
-            pid=$(cat "$pid_file")
-            # A frozen node must be thawed to stop.
-            kill -CONT "$pid" 2>/dev/null || true
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
+        [[ -f $pid_file ]] && kill -TERM "$(cat "$pid_file")" 2>/dev/null || true
     done
     for i in 0 1 2; do
+        for _ in $(seq 100); do
+            pgrep -G "pgha$(( i + 1 ))" -f 'bin/patroni ' >/dev/null 2>&1 || break
+            sleep 0.1
+        done
+        pkill -KILL -G "pgha$(( i + 1 ))" -f 'bin/patroni ' 2>/dev/null || true
         pid_file=$ha_dir/node$(( i + 1 ))/patroni.pid
-        [[ -f $pid_file ]] || continue
-        pid=$(cat "$pid_file")
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
+        [[ -f $pid_file ]] && kill -KILL "$(cat "$pid_file")" 2>/dev/null || true
     done
     for i in 0 1 2; do
         if pid=$(postmaster_pid "$i"); then
@@ -461,6 +467,33 @@ heal() {
     heal_rules
 }
 
+# Freezes the primary's node, as a machine that hangs: SIGSTOP to every
+# process of its group (its Patroni and its postgres). Its connections
+# stay open and answer nothing, and its Patroni stops renewing the leader
+# lock, so the synchronous standby is promoted once the lock expires.
+# Prints the node's name.
+freeze() {
+    require_root freeze
+    local leader
+    leader=$(leader_name) || die "no primary"
+    [[ -n $leader ]] || die "no primary"
+    pkill -STOP -G "pgha${leader#node}" || die "no process of $leader to freeze"
+    printf '%s\n' "$leader"
+}
+
+# Thaws NODE (or every node): its Patroni finds the lock gone and demotes
+# its postgres to follow the new primary.
+thaw() {
+    require_root thaw
+    local node pid_file
+    for node in ${1:-node1 node2 node3}; do
+        pkill -CONT -G "pgha${node#node}" 2>/dev/null || true
+        # Its Patroni's launcher stopped itself when Patroni stopped.
+        pid_file=$ha_dir/$node/patroni.pid
+        [[ -f $pid_file ]] && kill -CONT "$(cat "$pid_file")" 2>/dev/null || true
+    done
+}
+
 # How many standbys the watcher has re-cloned since the cluster was made.
 reclones() {
     if [[ -f $ha_dir/log/watcher.log ]]; then
@@ -486,7 +519,9 @@ case ${1:-} in
     switchover) switchover ;;
     isolate) isolate ;;
     heal) heal ;;
+    freeze) freeze ;;
+    thaw) thaw "${2:-}" ;;
     backup) backup "${2:-full}" ;;
     watch) watch_standbys ;;
-    *) die "usage: scripts/ha.sh up|primary|down|url|status|leader|reclones|switchover|isolate|heal|backup [full|diff|incr]" ;;
+    *) die "usage: scripts/ha.sh up|primary|down|url|status|leader|reclones|switchover|isolate|heal|freeze|thaw [NODE]|backup [full|diff|incr]" ;;
 esac

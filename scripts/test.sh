@@ -68,7 +68,7 @@ scripts/bench.sh --smoke
 log "a short soak: three replicas, a database restart of each kind and a kill in 30 s"
 scripts/soak.sh --smoke
 
-log "a short failover run: the HA cluster, three replicas, a kill, a switchover and a cut-off primary"
+log "a short failover run: the HA cluster, three replicas, a kill, a switchover, a cut-off and a frozen primary"
 scripts/failover.sh --smoke
 
 # One closing line for whoever reads the end of the log.

@@ -632,8 +632,9 @@ FAULTS = {
     "primary-kill": "primary postmaster SIGKILL (failover)",
     "switchover": "controlled switchover",
     "primary-isolate": "primary cut off from etcd and standbys",
+    "primary-freeze": "primary node frozen (SIGSTOP)",
 }
-FAILOVERS = ("primary-kill", "switchover", "primary-isolate")
+FAILOVERS = ("primary-kill", "switchover", "primary-isolate", "primary-freeze")
 
 
 def main() -> int:
