@@ -16,25 +16,29 @@ cd "$repo_root"
 # names itself at the end of the log.
 trap 'status=$?; printf "error: the tests stopped at \`%s\` (exit %d)\n" "$BASH_COMMAND" "$status" >&2' ERR
 
-log "checking formatting"
+# Each step's line says when it began, in minutes and seconds from the
+# start, so that the log shows where the suite's time goes.
+step() { log "[$(( SECONDS / 60 ))m$(printf '%02d' $(( SECONDS % 60 )))s] $*"; }
+
+step "checking formatting"
 cargo fmt --all -- --check
 
-log "linting"
+step "linting"
 cargo clippy --locked -p tickets-server --all-targets -- -D warnings
 
-log "validating openapi.yaml and checking generated/ against it"
+step "validating openapi.yaml and checking generated/ against it"
 ensure_python_tools
 openapi-generator-cli validate --input-spec openapi.yaml >/dev/null
 scripts/generate.sh --check
 scripts/vendor-swagger-ui.sh --check
 
-log "building the release binary (the build the Dockerfile runs)"
+step "building the release binary (the build the Dockerfile runs)"
 cargo build --release --locked -p tickets-server
 
-log "checking the deployment files"
+step "checking the deployment files"
 scripts/check-deploy.sh
 
-log "the image and the compose stack on a Docker engine"
+step "the image and the compose stack on a Docker engine"
 scripts/docker-smoke.sh
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
@@ -45,7 +49,7 @@ fi
 
 # In release mode: the tests then share the release build's dependencies
 # instead of compiling them all a third time.
-log "running the tests"
+step "running the tests"
 test_log=$(mktemp)
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --release --locked -p tickets-server --no-fail-fast 2>&1 | tee "$test_log"
@@ -56,20 +60,21 @@ else
 fi
 rm -f "$test_log"
 
-log "checking the server against its contract"
+step "checking the server against its contract"
 scripts/contract-test.sh
 
-log "a storefront checkout in headless Chromium, from another origin"
+step "a storefront checkout in headless Chromium, from another origin"
 scripts/storefront-test.sh
 
-log "a short run of the benchmark, to prove it works (not a measurement)"
+step "a short run of the benchmark, to prove it works (not a measurement)"
 scripts/bench.sh --smoke
 
-log "a short soak: three replicas, a database restart of each kind and a kill in 30 s"
+step "a short soak: three replicas, a database restart of each kind and a kill in 30 s"
 scripts/soak.sh --smoke
 
-log "a short failover run: the HA cluster, three replicas, a kill, a switchover, a cut-off and a frozen primary"
+step "a short failover run: the HA cluster, three replicas, a kill, a switchover, a cut-off and a frozen primary"
 scripts/failover.sh --smoke
 
+step "done"
 # One closing line for whoever reads the end of the log.
 echo "tests: ${passed:-0} passed, 0 failed"
