@@ -243,8 +243,9 @@ grep -q '"allocation":7' "$body_file" || die "ticket $kept did not survive down 
 
 # The ha profile (docs/HA.md). Patroni's view names the leader; its
 # PostgreSQL says how many standbys stream to it and how many of them
-# synchronously (scripts/lib/standbys.sql). Prints the leader's name once STANDBYS or more stream and
-# one is synchronous, asking Patroni on FROM; bounded.
+# synchronously (scripts/lib/standbys.sql). Prints the leader's name once
+# STANDBYS or more stream and one is synchronous, asking Patroni on FROM;
+# bounded.
 await_protected_leader() {
     local from=$1 standbys=$2 deadline=$((EPOCHSECONDS + 120)) leader streaming sync
     while ((EPOCHSECONDS < deadline)); do

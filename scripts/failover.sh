@@ -86,8 +86,7 @@ await_new_primary() {
 await_whole_cluster() {
     local state
     for _ in $(seq 240); do
-        state=$(timeout 10 "$pg_bin/psql" -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" \
-            -f scripts/lib/standbys.sql 2>/dev/null || true)
+        state=$(sql "$(<scripts/lib/standbys.sql)" 2>/dev/null || true)
         [[ $state == "2 1" ]] && return 0
         sleep 0.5
     done
