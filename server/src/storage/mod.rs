@@ -2,6 +2,14 @@
 //! schema, the migrations, the rows and their conversions to the domain's
 //! records, the statements, the order batches and the coalescer. What the
 //! rules are is `domain`'s; nothing above this module sees diesel or SQL.
+//!
+//! **A write outside a transaction is read to its end** (`load`, `execute`),
+//! never taken at its first row (`get_result`, `first`). PostgreSQL sends a
+//! statement's rows before it commits the statement's own transaction (at
+//! the protocol's Sync, after the rows), and that commit can still fail, or
+//! never come: a primary lost while it waits for its synchronous standby.
+//! The stream ends only once the commit is done, so a write is answered as
+//! made only once it is. Inside a transaction, its `COMMIT` is that point.
 
 pub mod audit;
 mod coalescer;

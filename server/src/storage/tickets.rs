@@ -122,9 +122,12 @@ pub async fn create_ticket_on(
             tickets::max_per_user,
             0.into_sql::<Int4>(),
         ))
-        .get_result::<TicketRow>(conn)
-        .await
+        .load::<TicketRow>(conn)
+        .await?
+        // Read to its end, not taken at its first row: see `storage`.
+        .pop()
         .map(ticket_from_row)
+        .ok_or(diesel::result::Error::NotFound)
 }
 
 /// Whose ticket `ticket` is: `None` if there is no such ticket, else its

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use rstest::rstest;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -426,6 +427,59 @@ async fn an_exhausted_pool_answers_503_within_the_connect_timeout() {
         stuck.await.expect("task").expect("answered"),
         StatusCode::CREATED
     );
+}
+
+/// A write is answered as made only once it has committed. PostgreSQL sends
+/// a statement's rows before it commits the statement's own transaction (at
+/// the protocol's Sync), and that commit can still fail, or never come: a
+/// primary lost while it waits for its synchronous standby. A failover run
+/// lost a ticket answered 201 that way. Here a check deferred to the commit
+/// refuses it, and each write must fail, with nothing kept.
+#[rstest]
+#[case::ticket_creation("tickets")]
+#[case::purchase("purchases")]
+#[case::hold("holds")]
+#[tokio::test]
+async fn a_write_whose_commit_fails_is_not_answered_as_made(#[case] table: &str) {
+    let db = TestDatabase::create().await;
+    let app = TestApp::start(&db).await;
+    let ticket = app.create_ticket(5).await;
+    db.admin_in_database(
+        "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql \
+         AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$",
+    )
+    .await;
+    db.admin_in_database(&format!(
+        "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON {table} \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()"
+    ))
+    .await;
+    let rows_before = db.count(&format!("SELECT count(*) FROM {table}")).await;
+
+    let response = match table {
+        "tickets" => {
+            app.post_json(
+                "/tickets",
+                &json!({"name": "concert", "desc": "a test event", "allocation": 5}),
+            )
+            .await
+        }
+        "purchases" => app.purchase(ticket, 1).await,
+        _ => app.hold(ticket, 1, None).await,
+    };
+
+    let status = response.status();
+    assert!(
+        status.is_server_error(),
+        "a {table} row whose commit failed was answered {status}"
+    );
+    assert_problem(response, status).await;
+    assert_eq!(
+        db.count(&format!("SELECT count(*) FROM {table}")).await,
+        rows_before,
+        "nothing is kept"
+    );
+    assert_eq!(app.remaining(ticket).await, 5);
 }
 
 /// Reads from `stream` until it closes, for at most `limit`.
