@@ -363,9 +363,12 @@ class Soak:
             if reader.last:
                 path += f"&cursor={reader.last}"
             answer = await self.send(connections, self.next_replica(), "purchase list", "GET", path)
+            if answer is not None and answer.status != 200 and answer.status < 500:
+                # A refusal is for good (a ticket gone is a lost write):
+                # asking again would only run the clock out.
+                self.problem(f"GET {path}: unexpected {answer.status}")
+                return
             if answer is None or answer.status != 200:
-                if answer is not None and answer.status < 500:
-                    self.problem(f"GET {path}: unexpected {answer.status}")
                 await asyncio.sleep(0.2)
                 continue
             page = answer.json()
