@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A highly available PostgreSQL on this machine: Patroni 3.0.2 runs a
+# A highly available PostgreSQL on this machine: Patroni 3.3.11 runs a
 # primary and two standbys (127.0.0.1, ports 25431-25433) with synchronous
 # replication in strict mode, an etcd 3.4 holds the leader lock, and every
 # node archives its WAL into one pgBackRest repository. docs/HA.md says why
@@ -40,6 +40,13 @@ etcd_client_port=22379
 etcd_peer_port=22380
 pg_bin=/usr/lib/postgresql/15/bin
 script_dir=$(dirname "$(readlink -f "$0")")
+# Patroni from PyPI, pinned, in a virtualenv of the system's Python outside
+# the clone, so that the nodes' user (postgres) can run it wherever the
+# clone (or a Python of root's own) lives.
+patroni_requirements=$script_dir/../deploy/ha/patroni-requirements.txt
+patroni_venv=/opt/tickets-ha/patroni
+patroni=$patroni_venv/bin/patroni
+patronictl=$patroni_venv/bin/patronictl
 etcd_endpoint=http://127.0.0.1:$etcd_client_port
 # iptables rules carry this comment, so that heal and down remove exactly
 # the rules isolate added.
@@ -61,16 +68,17 @@ database_url() {
 }
 
 # The cluster's own software at the versions bookworm ships (and
-# deploy/ha/Dockerfile pins); the tools around it as the system has them.
+# deploy/ha/Dockerfile pins), Patroni aside (install_patroni); the tools
+# around it as the system has them.
 install_packages() {
     local missing=()
-    command -v patroni >/dev/null || missing+=(patroni=3.0.2-1)
     command -v etcd >/dev/null || missing+=(etcd-server=3.4.23-4+b4)
     command -v etcdctl >/dev/null || missing+=(etcd-client=3.4.23-4+b4)
     command -v pgbackrest >/dev/null || missing+=(pgbackrest=2.45-1)
     command -v iptables >/dev/null || missing+=(iptables)
     [[ -x $pg_bin/postgres ]] || missing+=(postgresql-15)
     command -v curl >/dev/null || missing+=(curl)
+    /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
     if (( ${#missing[@]} )); then
         log "installing ${missing[*]}"
         apt-get update -qq >&2
@@ -79,6 +87,19 @@ install_packages() {
     # Debian's packages start nothing here (no systemd), but a machine
     # with systemd would run a second etcd on the default ports: harmless,
     # as this cluster uses its own ports and data.
+    install_patroni
+}
+
+# Reinstalled only when its requirements change.
+install_patroni() {
+    cmp -s "$patroni_requirements" "$patroni_venv/.requirements" 2>/dev/null && return
+    log "installing Patroni into $patroni_venv"
+    rm -rf "$patroni_venv"
+    /usr/bin/python3 -m venv "$patroni_venv"
+    "$patroni_venv/bin/pip" install --quiet --disable-pip-version-check \
+        -r "$patroni_requirements" >&2
+    chmod -R a+rX "$(dirname "$patroni_venv")"
+    cp "$patroni_requirements" "$patroni_venv/.requirements"
 }
 
 etcd_get() {
@@ -236,7 +257,7 @@ start_node() {
         return
     fi
     getent group "pgha$(( i + 1 ))" >/dev/null || groupadd --system "pgha$(( i + 1 ))"
-    setsid runuser -u postgres -g "pgha$(( i + 1 ))" -- patroni "$node_dir/patroni.yml" \
+    setsid runuser -u postgres -g "pgha$(( i + 1 ))" -- "$patroni" "$node_dir/patroni.yml" \
         >>"$node_dir/patroni.out" 2>&1 </dev/null &
     echo $! >"$node_dir/patroni.pid"
 }
@@ -262,11 +283,11 @@ watch_standbys() {
                 behind_since[$member]=$SECONDS
             elif (( SECONDS - behind_since[$member] >= 30 )); then
                 log "$(date -u +%FT%TZ) $member on timeline $timeline, the leader on $leader_timeline for 30 s: re-cloning it"
-                runuser -u postgres -- patronictl -c "$ha_dir/node1/patroni.yml" reinit --force "$scope" "$member" ||
+                runuser -u postgres -- "$patronictl" -c "$ha_dir/node1/patroni.yml" reinit --force "$scope" "$member" ||
                     log "the re-clone of $member could not start; trying again"
                 unset "behind_since[$member]"
             fi
-        done < <(runuser -u postgres -- patronictl -c "$ha_dir/node1/patroni.yml" list --format json 2>/dev/null |
+        done < <(runuser -u postgres -- "$patronictl" -c "$ha_dir/node1/patroni.yml" list --format json 2>/dev/null |
             python3 -c 'import json, sys
 members = json.load(sys.stdin)
 leader = next((m for m in members if m.get("Role") == "Leader" and m.get("State") == "running"), None)
@@ -415,7 +436,7 @@ primary() {
 }
 
 status() {
-    patronictl -c "$ha_dir/node1/patroni.yml" list
+    "$patronictl" -c "$ha_dir/node1/patroni.yml" list
 }
 
 switchover() {
@@ -423,7 +444,7 @@ switchover() {
     leader=$(leader_name) || die "no primary"
     candidate=$(etcd_get "/service/$scope/sync" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("sync_standby") or "")')
     [[ -n $candidate ]] || die "no synchronous standby to switch over to"
-    runuser -u postgres -- patronictl -c "$ha_dir/node1/patroni.yml" switchover --force \
+    runuser -u postgres -- "$patronictl" -c "$ha_dir/node1/patroni.yml" switchover --force \
         --leader "$leader" --candidate "$candidate" >&2
 }
 

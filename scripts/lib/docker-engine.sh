@@ -198,10 +198,12 @@ rust_standin() {
 # one from the official image's variables. The data directory exists and
 # belongs to postgres, as in the official image: a named volume mounted
 # there takes its owner, so an image built on this one (deploy/ha) can run
-# as postgres and write to it.
+# as postgres and write to it. This host's own CAs wait in
+# /usr/local/share/ca-certificates, so that an image built on this one that
+# installs ca-certificates (deploy/ha, for pip) reaches PyPI as the host does.
 postgres_standin() {
     local name=$1 label=$2 base=$3
-    standin_run "$base" "mkdir -p /etc/postgresql-common/createcluster.d
+    standin_run "$base" "mkdir -p /etc/postgresql-common/createcluster.d /usr/local/share/ca-certificates
         echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/stand-in.conf
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
@@ -209,6 +211,9 @@ postgres_standin() {
         install -d -o postgres -g postgres -m 3777 /var/run/postgresql
         install -d -o postgres -g postgres -m 1777 /var/lib/postgresql/data"
     docker cp "$repo_root/scripts/standins/postgres-entrypoint.sh" tickets-stand-in:/usr/local/bin/docker-entrypoint.sh
+    if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+        docker cp /usr/local/share/ca-certificates/. tickets-stand-in:/usr/local/share/ca-certificates/
+    fi
     standin_commit "$name" "$label" \
         --change 'ENV PGDATA=/var/lib/postgresql/data' \
         --change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
