@@ -9,20 +9,18 @@
 #   primary-isolate  the primary cut off from etcd and from the standbys
 #                    (iptables on its node's traffic; clients still reach
 #                    it), healed once a standby has been promoted
-#   primary-freeze   (only with --freeze) every process of the primary's
-#                    node stopped (SIGSTOP), as a machine that hangs; thawed
-#                    once a standby has been promoted. Not yet reliable:
-#                    docs/HA.md#measurements
+#   primary-freeze   every process of the primary's node stopped
+#                    (SIGSTOP), as a machine that hangs; thawed once a
+#                    standby has been promoted
 # At the end, every answer the clients saw is checked against the rows on
 # the last primary (each 201 there exactly once, nothing oversold, the
 # books add up, no 500s), and the unavailability and 503s of each fault are
 # reported; exits 1 on FAIL. Runs as root (iptables, the cluster). Brings
 # the cluster down at the end: it owns ha.sh's ports while it runs.
 #
-#   scripts/failover.sh              21 faults (7 of each kind)
+#   scripts/failover.sh              24 faults (6 of each kind)
 #   scripts/failover.sh --faults N   N faults
 #   scripts/failover.sh --smoke      one fault of each kind (CI)
-#   scripts/failover.sh --freeze     adds primary-freeze to the kinds
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$repo_root/scripts/lib/server.sh"
@@ -30,16 +28,14 @@ source "$repo_root/scripts/lib/replicas.sh"
 cd "$repo_root"
 
 [[ $(id -u) -eq 0 ]] || die "scripts/failover.sh must run as root (the cluster, iptables)"
-faults=21
-freeze=
+faults=24
 # Seconds of traffic before the first fault and after the last.
 lead_in=10 tail_out=15
 while [[ $# -gt 0 ]]; do
     case $1 in
-        --smoke) faults=3 ;;
-        --freeze) freeze=1 ;;
+        --smoke) faults=4 ;;
         --faults) faults=${2:?--faults needs N}; shift ;;
-        *) die "unknown argument $1 (use --faults N, --smoke or --freeze)" ;;
+        *) die "unknown argument $1 (use --faults N or --smoke)" ;;
     esac
     shift
 done
@@ -108,8 +104,7 @@ traffic_started=$SECONDS
 
 faults_log="$scratch/faults.log"
 : >"$faults_log"
-kinds=(primary-kill switchover primary-isolate)
-[[ -n $freeze ]] && kinds+=(primary-freeze)
+kinds=(primary-kill switchover primary-isolate primary-freeze)
 sleep "$lead_in"
 for (( injected = 0; injected < faults; injected++ )); do
     kill -0 "$traffic_pid" 2>/dev/null || break
