@@ -72,7 +72,7 @@ scripts/bench.sh --smoke
 step "a short soak: three replicas, a database restart of each kind and a kill in 30 s"
 scripts/soak.sh --smoke
 
-step "a short failover run: the HA cluster, three replicas, a kill, a switchover and a cut-off primary"
+step "a short failover run: the HA cluster, three replicas, a kill, a switchover, a cut-off and a frozen primary"
 scripts/failover.sh --smoke
 
 step "done"
