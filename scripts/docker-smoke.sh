@@ -299,6 +299,10 @@ compose up --detach --wait --wait-timeout 180 || {
 }
 leader=$(await_protected_leader pg-1 2)
 log "$leader leads, two standbys stream, one synchronously: $((SECONDS - starting)) s after up"
+# Patroni quietly raises a setting below its limits (a ttl under 20 to
+# 20): the bounds below are read from deploy/ha/patroni.yml.
+adjusted=$(compose logs pg-1 pg-2 pg-3 2>&1 | grep -i -m 1 'adjusting' || true)
+[[ -z $adjusted ]] || die "Patroni changed a setting of deploy/ha/patroni.yml: $adjusted"
 db_service=$leader
 exercise "$ha_balancer"
 

@@ -91,7 +91,7 @@ await_whole_cluster() {
 }
 
 # A fault every period seconds at most; the traffic lasts long enough for
-# all of them (an isolation takes the longest: the lock's ttl, 15 s; a
+# all of them (an isolation takes the longest: the lock's ttl, 20 s; a
 # switchover and the old primary's rejoining can take 45 s), with 5 s a
 # fault to spare.
 period=30

@@ -161,8 +161,10 @@ etcd3:
 bootstrap:
   dcs:
     # A leader that stops renewing its lock (dead or cut off) loses it
-    # after ttl; loop_wait + 2 * retry_timeout must stay within ttl.
-    ttl: 15
+    # after ttl; loop_wait + 2 * retry_timeout must stay within ttl, and
+    # Patroni raises a ttl under 20 to 20 (up refuses that: see
+    # refuse_adjusted_settings).
+    ttl: 20
     loop_wait: 2
     retry_timeout: 5
     # A primary whose postgres dies is not restarted in place: the
@@ -322,6 +324,15 @@ die_with_logs() {
     die "$1"
 }
 
+# Patroni quietly raises a setting below its limits (a ttl under 20 to
+# 20): the cluster would then not run what write_configs and docs/HA.md
+# say, and every wait derived from them would be wrong.
+refuse_adjusted_settings() {
+    local adjusted
+    adjusted=$(grep -h -i -m 1 'adjusting' "$ha_dir"/node*/patroni.log 2>/dev/null | head -n 1 || true)
+    [[ -z $adjusted ]] || die_with_logs "Patroni changed a configured setting: ${adjusted#*: }"
+}
+
 # Waits (bounded) until the leader takes a commit its synchronous standby
 # confirmed, and both standbys stream (scripts/lib/standbys.sql).
 await_protected_writes() {
@@ -360,6 +371,7 @@ up() {
     local i port
     for i in 0 1 2; do start_node "$i"; done
     port=$(await_protected_writes)
+    refuse_adjusted_settings
     # Its commit waits for the synchronous standby: bounded, but not by
     # psql_node's 5 s.
     if [[ $(psql_node "$port" -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'tickets'") != 1 ]]; then
