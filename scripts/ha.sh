@@ -191,6 +191,10 @@ bootstrap:
         wal_keep_size: 256MB
         archive_mode: 'on'
         archive_timeout: 60
+        # A standby that follows a new primary before that primary made
+        # its slot is refused once; it tries again after this, not after
+        # the default 5 s, and commits wait on it meanwhile.
+        wal_retrieve_retry_interval: 1s
   initdb:
     - encoding: UTF8
     - no-locale
