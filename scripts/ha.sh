@@ -30,6 +30,7 @@
 # address. Only 127.0.0.1 is ever used. TICKETS_HA_DIR moves the data
 # (default /tmp/tickets-ha).
 set -euo pipefail
+source "$(dirname "$(readlink -f "$0")")/lib/tools.sh"
 
 ha_dir=${TICKETS_HA_DIR:-/tmp/tickets-ha}
 scope=tickets
@@ -39,11 +40,10 @@ rest_ports=(28431 28432 28433)
 etcd_client_port=22379
 etcd_peer_port=22380
 pg_bin=/usr/lib/postgresql/15/bin
-script_dir=$(dirname "$(readlink -f "$0")")
 # Patroni from PyPI, pinned, in a virtualenv of the system's Python outside
 # the clone, so that the nodes' user (postgres) can run it wherever the
 # clone (or a Python of root's own) lives.
-patroni_requirements=$script_dir/../deploy/ha/patroni-requirements.txt
+patroni_requirements=$repo_root/deploy/ha/patroni-requirements.txt
 patroni_venv=/opt/tickets-ha/patroni
 patroni=$patroni_venv/bin/patroni
 patronictl=$patroni_venv/bin/patronictl
@@ -51,9 +51,6 @@ etcd_endpoint=http://127.0.0.1:$etcd_client_port
 # iptables rules carry this comment, so that heal and down remove exactly
 # the rules isolate added.
 rule_tag=tickets-ha-isolation
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 require_root() { [[ $(id -u) -eq 0 ]] || die "scripts/ha.sh $1 must run as root"; }
 
@@ -90,16 +87,10 @@ install_packages() {
     install_patroni
 }
 
-# Reinstalled only when its requirements change.
+# The system's Python, which the nodes' user can run; readable by it.
 install_patroni() {
-    cmp -s "$patroni_requirements" "$patroni_venv/.requirements" 2>/dev/null && return
-    log "installing Patroni into $patroni_venv"
-    rm -rf "$patroni_venv"
-    /usr/bin/python3 -m venv "$patroni_venv"
-    "$patroni_venv/bin/pip" install --quiet --disable-pip-version-check \
-        -r "$patroni_requirements" >&2
+    install_python_requirements "$patroni_venv" "$patroni_requirements" /usr/bin/python3
     chmod -R a+rX "$(dirname "$patroni_venv")"
-    cp "$patroni_requirements" "$patroni_venv/.requirements"
 }
 
 etcd_get() {
@@ -345,7 +336,7 @@ await_protected_writes() {
         leader=$(leader_name || true)
         if [[ -n $leader ]]; then
             port=${pg_ports[$(node_index "$leader")]}
-            if [[ $(psql_node "$port" -d postgres -f "$script_dir/lib/standbys.sql" 2>/dev/null) == "2 1" ]] &&
+            if [[ $(psql_node "$port" -d postgres -f "$repo_root/scripts/lib/standbys.sql" 2>/dev/null) == "2 1" ]] &&
                 psql_node "$port" -d postgres -c "SELECT txid_current()" >/dev/null 2>&1; then
                 printf '%s\n' "$port"
                 return

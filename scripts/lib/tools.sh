@@ -30,17 +30,25 @@ await_http() {
     die "$3 did not start"
 }
 
+# install_python_requirements VENV REQUIREMENTS [PYTHON]: a virtualenv at
+# VENV, made by PYTHON (default: python3 on PATH), with REQUIREMENTS
+# installed; made afresh only when the requirements change. Prints
+# nothing on stdout.
+install_python_requirements() {
+    local venv=$1 requirements=$2 python=${3:-python3}
+    cmp -s "$requirements" "$venv/.requirements" 2>/dev/null && return
+    log "installing Python tools into $venv"
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+    cp "$requirements" "$venv/.requirements"
+}
+
 # A virtualenv at .tools/NAME with REQUIREMENTS installed, put first on
-# PATH; reinstalled only when the requirements change.
+# PATH.
 ensure_python_venv() {
-    local venv="$tools_dir/$1" requirements=$2
-    if ! cmp -s "$requirements" "$venv/.requirements" 2>/dev/null; then
-        log "installing Python tools into $venv"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-        cp "$requirements" "$venv/.requirements"
-    fi
-    export PATH="$venv/bin:$PATH"
+    install_python_requirements "$tools_dir/$1" "$2"
+    export PATH="$tools_dir/$1/bin:$PATH"
 }
 
 # The scripts' Python tools (scripts/requirements.txt).
