@@ -541,10 +541,14 @@ def report(args) -> int:
     if len(seen["problems"]) > 10:
         reasons.append(f"... {len(seen['problems']) - 10} more problems")
 
-    # Failures only during faults, on the replicas the fault touched.
+    # Failures only during faults, on the replicas the fault touched. Each
+    # is the latest such fault's: a fault may begin within the grace after
+    # the one before, and its failures are not the earlier one's slow
+    # recovery.
     unexplained, server_errors = [], []
+    faults.sort(key=lambda f: f.started)
     for failure in seen["failures"]:
-        fault = next((f for f in faults if f.excuses(failure, args.grace)), None)
+        fault = next((f for f in reversed(faults) if f.excuses(failure, args.grace)), None)
         if failure["label"] not in ("503", "connection error"):
             server_errors.append(failure)
         elif fault is None:
