@@ -59,6 +59,9 @@ struct PoolEventCounters {
     /// Connections dropped because they came back with a statement
     /// unanswered.
     unanswered_discards: IntCounter,
+    /// Connections dropped because another showed their server had stopped
+    /// answering.
+    stale_discards: IntCounter,
     /// Times a new connection found another writable server than before.
     primary_changes: IntCounter,
 }
@@ -81,6 +84,11 @@ impl PoolEventCounters {
                 "Connections dropped because a statement on them was given up before the database answered",
             )
             .expect("valid metric"),
+            stale_discards: IntCounter::new(
+                "db_pool_stale_discards_total",
+                "Connections dropped because, after they opened, another went unanswered past the statement timeout",
+            )
+            .expect("valid metric"),
             primary_changes: IntCounter::new(
                 "db_primary_changes_total",
                 "Times a new connection found another writable server (failover, switchover or restart)",
@@ -95,6 +103,7 @@ impl PoolEventCounters {
             (&self.connections_opened, &POOL_EVENTS.connections_opened),
             (&self.refused_writes, &POOL_EVENTS.refused_writes),
             (&self.unanswered_discards, &POOL_EVENTS.unanswered_discards),
+            (&self.stale_discards, &POOL_EVENTS.stale_discards),
             (&self.primary_changes, &POOL_EVENTS.primary_changes),
         ] {
             counter.inc_by(total.load(Ordering::Relaxed).saturating_sub(counter.get()));
@@ -214,6 +223,7 @@ impl Metrics {
             Box::new(self.pool_events.connections_opened.clone()),
             Box::new(self.pool_events.refused_writes.clone()),
             Box::new(self.pool_events.unanswered_discards.clone()),
+            Box::new(self.pool_events.stale_discards.clone()),
             Box::new(self.pool_events.primary_changes.clone()),
         ] {
             self.registry
@@ -291,5 +301,6 @@ mod tests {
         assert!(text.contains("db_primary_changes_total"));
         assert!(text.contains("db_pool_read_only_discards_total"));
         assert!(text.contains("db_pool_unanswered_discards_total"));
+        assert!(text.contains("db_pool_stale_discards_total"));
     }
 }

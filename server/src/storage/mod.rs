@@ -14,6 +14,7 @@
 pub mod audit;
 mod coalescer;
 pub mod holds;
+mod hosts;
 pub mod keys;
 mod migrations;
 pub mod orders;

@@ -103,9 +103,36 @@ async fn assert_books_balance(db: &TestDatabase, ticket: i64, allocation: i64, c
 
 /// `url` with its host and port replaced by `address`.
 pub fn through(url: &str, address: std::net::SocketAddr) -> String {
+    through_hosts(url, &[address])
+}
+
+/// `url` with its host and port replaced by `addresses`, tried in turn.
+fn through_hosts(url: &str, addresses: &[std::net::SocketAddr]) -> String {
     let (scheme_and_user, rest) = url.split_once('@').expect("a user in the URL");
     let (_, path) = rest.split_once('/').expect("a database in the URL");
-    format!("{scheme_and_user}@{address}/{path}")
+    let hosts: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    format!("{scheme_and_user}@{}/{path}", hosts.join(","))
+}
+
+/// The connect and statement timeouts of the servers that meet a database
+/// that stops answering: an answer timeout of 1.5 s (PoolSettings).
+const SHORT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A server that reaches its database through `database_url`, with
+/// [`SHORT_TIMEOUT`] to connect and for each statement.
+async fn start_with_short_timeouts(db: &TestDatabase, database_url: String) -> TestApp {
+    TestApp::start_with(db, |config| {
+        config.database_url = database_url.into();
+        config.connect_timeout = SHORT_TIMEOUT;
+        config.statement_timeout = SHORT_TIMEOUT;
+    })
+    .await
+}
+
+/// The value of the counter `name` in `app`'s metrics (0 before it counts).
+async fn counter(app: &TestApp, name: &str) -> f64 {
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    crate::metrics::sample(&metrics, name).unwrap_or(0.0)
 }
 
 pub fn database_address(url: &str) -> std::net::SocketAddr {
@@ -195,12 +222,7 @@ async fn a_database_that_stops_answering_is_503_and_its_connections_are_dropped(
     let db = TestDatabase::create().await;
     let proxy = ChaosProxy::start(database_address(&db.url)).await;
     let proxied = through(&db.url, proxy.address);
-    let app = TestApp::start_with(&db, |config| {
-        config.database_url = proxied.into();
-        config.connect_timeout = Duration::from_millis(500);
-        config.statement_timeout = Duration::from_millis(500);
-    })
-    .await;
+    let app = start_with_short_timeouts(&db, proxied).await;
     // Twice the statement timeout plus the connect timeout; a request's
     // deadline adds a wait for a connection (PoolSettings).
     let answer_timeout = Duration::from_millis(1500);
@@ -298,6 +320,98 @@ async fn a_database_that_stops_answering_is_503_and_its_connections_are_dropped(
             .await,
         0
     );
+}
+
+/// A URL's hosts are tried in turn, each for the connect timeout as a
+/// whole: one that accepts connections and then answers nothing (a frozen
+/// server listed first) does not keep the service from the next, and once
+/// a host has served, new connections go to it first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_never_answers_is_passed_over_for_the_next() {
+    let db = TestDatabase::create().await;
+    let frozen = ChaosProxy::start(database_address(&db.url)).await;
+    frozen.freeze();
+    let hosts = through_hosts(&db.url, &[frozen.address, database_address(&db.url)]);
+    let app = start_with_short_timeouts(&db, hosts).await;
+    let ticket = app.create_ticket(100).await;
+    let listing = format!("/tickets/{ticket}/purchases");
+    for attempt in 1..=5 {
+        // Concurrent, so that the pool opens new connections.
+        let started = Instant::now();
+        let (purchase, listed) = tokio::join!(app.purchase(ticket, 1), app.get(&listing));
+        let took = started.elapsed();
+        assert_eq!(purchase.status(), StatusCode::CREATED, "purchase {attempt}");
+        assert_eq!(listed.status(), StatusCode::OK, "listing {attempt}");
+        // The frozen host costs a connection the connect timeout at most,
+        // and only until the other host has served.
+        assert!(took < SHORT_TIMEOUT * 3, "attempt {attempt} took {took:?}");
+    }
+    let opened = counter(&app, "db_pool_connections_opened_total").await;
+    assert!(opened >= 2.0, "connections opened: {opened}");
+    assert_books_balance(&db, ticket, 100, 5).await;
+}
+
+/// The pool's connections to a server that stops answering: once one of
+/// them has gone unanswered past the statement timeout, none of the others
+/// is handed out again. Without that, each would cost a batch the answer
+/// timeout after a standby has taken over, one after another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_a_server_stops_answering_none_of_its_connections_is_used_again() {
+    let db = TestDatabase::create().await;
+    let proxy = ChaosProxy::start(database_address(&db.url)).await;
+    let proxied = through(&db.url, proxy.address);
+    let app = start_with_short_timeouts(&db, proxied).await;
+    let ticket = app.create_ticket(100).await;
+    // Several connections open and idle: listings run outside the batches,
+    // each on a connection of its own.
+    let listing = format!("/tickets/{ticket}/purchases");
+    let opened = async || counter(&app, "db_pool_connections_opened_total").await;
+    for _ in 0..20 {
+        let listings = futures::future::join_all((0..8).map(|_| app.get(&listing))).await;
+        assert!(
+            listings
+                .iter()
+                .all(|answer| answer.status() == StatusCode::OK)
+        );
+        if opened().await >= 3.0 {
+            break;
+        }
+    }
+    assert!(
+        opened().await >= 3.0,
+        "the pool opened fewer than 3 connections"
+    );
+
+    proxy.freeze();
+    assert_problem(
+        app.purchase(ticket, 1).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    // A standby takes over: new connections are answered, the frozen ones
+    // never.
+    proxy.restore();
+    for attempt in 1..=3 {
+        let started = Instant::now();
+        let status = app.purchase(ticket, 1).await.status();
+        let took = started.elapsed();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "purchase {attempt} after the takeover, answered after {took:?}"
+        );
+        // A frozen connection would hold it for the answer timeout.
+        assert!(
+            took < Duration::from_millis(1500),
+            "purchase {attempt} took {took:?}"
+        );
+    }
+    let stale = counter(&app, "db_pool_stale_discards_total").await;
+    assert!(
+        stale >= 1.0,
+        "connections dropped as opened to the frozen server: {stale}"
+    );
+    assert_books_balance(&db, ticket, 100, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
