@@ -10,8 +10,9 @@
 #                    (iptables on its node's traffic; clients still reach
 #                    it), healed once a standby has been promoted
 #   primary-freeze   every process of the primary's node stopped
-#                    (SIGSTOP), as a machine that hangs; thawed once a
-#                    standby has been promoted
+#                    (SIGSTOP), as a machine that hangs; thawed 30 s after a
+#                    standby has been promoted, so that the servers must
+#                    serve from the new primary while it still hangs
 # At the end, every answer the clients saw is checked against the rows on
 # the last primary (each 201 there exactly once, nothing oversold, the
 # books add up, no 500s), and the unavailability and 503s of each fault are
@@ -93,9 +94,11 @@ await_whole_cluster() {
 # A fault every period seconds at most; the traffic lasts long enough for
 # all of them (an isolation takes the longest: the lock's ttl, 20 s; a
 # switchover and the old primary's rejoining can take 45 s), with 5 s a
-# fault to spare.
+# fault to spare, and each freeze (every fourth fault) the time the node
+# stays frozen after the promotion.
 period=30
-duration=$(( lead_in + faults * (period + 5) + tail_out ))
+frozen_for=30
+duration=$(( lead_in + faults * (period + 5) + (faults + 3) / 4 * frozen_for + tail_out ))
 log "failover: $faults faults under ${duration} s of traffic on $REPLICA_URLS"
 python3 scripts/lib/soak.py traffic --duration "$duration" --replicas "$REPLICA_URLS" \
     --psql "$pg_bin/psql" --out "$scratch/observed.json" --holds 0.15 &
@@ -121,7 +124,10 @@ for (( injected = 0; injected < faults; injected++ )); do
     await_new_primary "$old"
     printf '%s %s %s db\n' "$begun" "$(date +%s.%N)" "$kind" >>"$faults_log"
     [[ $kind == primary-isolate ]] && scripts/ha.sh heal
-    [[ $kind == primary-freeze ]] && scripts/ha.sh thaw "$old"
+    if [[ $kind == primary-freeze ]]; then
+        sleep "$frozen_for"
+        scripts/ha.sh thaw "$old"
+    fi
     log "fault $(( injected + 1 )) at $(( SECONDS - traffic_started )) s: $kind ($old -> $(leader))"
     await_whole_cluster
     # The rest of the period in traffic without a fault.
