@@ -140,13 +140,7 @@ impl CheckedManager {
                     return Ok(opened);
                 }
                 Ok(Err(error)) => failure = Some(PoolError::ConnectionError(error)),
-                Err(_elapsed) => {
-                    failure = Some(PoolError::ConnectionError(
-                        diesel::ConnectionError::BadConnection(
-                            "the database did not finish opening the connection in time".to_owned(),
-                        ),
-                    ));
-                }
+                Err(_elapsed) => failure = Some(not_open_in_time()),
             }
         }
         Err(failure.expect("a database URL names at least one host"))
@@ -211,6 +205,13 @@ impl CheckedManager {
     }
 }
 
+/// A connection attempt given up at its bound.
+fn not_open_in_time() -> PoolError {
+    PoolError::ConnectionError(diesel::ConnectionError::BadConnection(
+        "the database did not finish opening the connection in time".to_owned(),
+    ))
+}
+
 impl bb8::ManageConnection for CheckedManager {
     type Connection = ServerConnection;
     type Error = PoolError;
@@ -218,11 +219,7 @@ impl bb8::ManageConnection for CheckedManager {
     async fn connect(&self) -> Result<Self::Connection, Self::Error> {
         let (mut conn, server) = tokio::time::timeout(self.open_timeout, self.open())
             .await
-            .map_err(|_elapsed| {
-                PoolError::ConnectionError(diesel::ConnectionError::BadConnection(
-                    "the database did not finish opening the connection in time".to_owned(),
-                ))
-            })??;
+            .map_err(|_elapsed| not_open_in_time())??;
         POOL_EVENTS.connected_to(&server);
         let watch = ConnectionWatch::default();
         conn.set_instrumentation(watch.clone());
